@@ -1,0 +1,143 @@
+"""The `skytells-lab` command: serve | models | run | lab | tour."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _notebooks_dir() -> Path:
+    """The tutorials: beside the package in a source checkout, else ./notebooks."""
+    for candidate in (Path(__file__).resolve().parents[1] / "notebooks", Path.cwd() / "notebooks"):
+        if candidate.is_dir():
+            return candidate
+    raise SystemExit("skytells-lab: no notebooks/ folder found; run this from a clone of skytells-lab")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from skytells_lab.local import serve_forever
+
+    serve_forever(
+        host=args.host,
+        port=args.port,
+        device=args.device,
+        api_key=args.api_key or os.environ.get("SKYTELLS_LAB_SERVER_KEY"),
+        data_dir=args.data_dir,
+        config=args.config,
+    )
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    import skytells_lab as sl
+
+    with sl.connect(args.target) as client:
+        for model in client.models.list(type=args.type):
+            print(repr(model))
+    return 0
+
+
+def _parse_inputs(pairs: list[str]) -> dict:
+    inputs = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"skytells-lab run: input {pair!r} must be KEY=VALUE, e.g. prompt='a 7'")
+        try:
+            inputs[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            inputs[key] = raw
+    return inputs
+
+
+def _run(args: argparse.Namespace) -> int:
+    import skytells_lab as sl
+
+    with sl.connect(args.target) as client:
+        prediction = client.run(args.model, input=_parse_inputs(args.inputs), timeout=args.timeout)
+        print(repr(prediction))
+        for url in prediction.outputs:
+            print(url)
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from skytells_lab.local import start_server
+
+    env = dict(os.environ)
+    server = None
+    if not env.get("SKYTELLS_API_KEY"):
+        # One embedded server for every kernel the lab starts: models load once.
+        server = start_server(device=args.device, data_dir=args.data_dir)
+        env["SKYTELLS_BASE_URL"] = server.url
+        print(f"embedded Skytells server at {server.url}")
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={_notebooks_dir()}", f"--port={args.port}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    try:
+        return subprocess.call(cmd, env=env)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _tour(args: argparse.Namespace) -> int:
+    from skytells_lab.notebook.tour import run_notebook
+
+    notebook = Path(args.notebook) if args.notebook else _notebooks_dir() / "01-quickstart.ipynb"
+    html = run_notebook(notebook, Path(args.output), timeout=args.timeout)
+    print(f"executed {notebook.name} -> {html}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skytells-lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the embedded Skytells API v1 server on open models")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    serve.add_argument("--api-key", help="require this key (required off loopback; or SKYTELLS_LAB_SERVER_KEY)")
+    serve.add_argument("--data-dir", help="predictions and outputs (default: SKYTELLS_LAB_HOME or the user data dir)")
+    serve.add_argument("--config", help="TOML file adding models and aliases")
+    serve.set_defaults(func=_serve)
+
+    target_help = "'local', a base URL, or nothing for SKYTELLS_API_KEY / the embedded server"
+    models = sub.add_parser("models", help="list the model catalog")
+    models.add_argument("--target", default=None, help=target_help)
+    models.add_argument("--type", default=None, help="image, video, audio, music, text, ...")
+    models.set_defaults(func=_models)
+
+    run = sub.add_parser("run", help="run one prediction and print its outputs")
+    run.add_argument("model")
+    run.add_argument("inputs", nargs="*", metavar="KEY=VALUE", help="inputs; values are JSON when they parse")
+    run.add_argument("--target", default=None, help=target_help)
+    run.add_argument("--timeout", type=float, default=600.0)
+    run.set_defaults(func=_run)
+
+    lab = sub.add_parser("lab", help="JupyterLab on the tutorials with the embedded server ready")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    lab.add_argument("--data-dir", default=None)
+    lab.set_defaults(func=_lab)
+
+    tour = sub.add_parser("tour", help="run the quickstart headless and write an executed HTML copy")
+    tour.add_argument("--notebook", default=None, help="another notebook to run instead of the quickstart")
+    tour.add_argument("--output", default="quickstart.html")
+    tour.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    tour.set_defaults(func=_tour)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
