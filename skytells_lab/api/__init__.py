@@ -1,0 +1,93 @@
+"""The Skytells API v1 client: ``Skytells`` (sync) and ``AsyncSkytells`` (async) over httpx.
+
+>>> import skytells_lab as sl
+>>> client = sl.connect()                 # SKYTELLS_API_KEY set -> the service; else the local server
+>>> client.run(client.default_image_model, {"prompt": "7"}).images()
+"""
+
+from skytells_lab.api import errors
+from skytells_lab.api._client import AsyncSkytells, Skytells
+from skytells_lab.api._connect import connect
+from skytells_lab.api._http import DEFAULT_BASE_URL, RetryPolicy, parse_retry_after
+from skytells_lab.api._inference_types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Embedding,
+    EmbeddingResponse,
+    Response,
+    ResponseEvent,
+    Usage,
+    accumulate_chunks,
+)
+from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
+from skytells_lab.api._status import PredictionStatus, normalize_status
+from skytells_lab.api._types import BackendStatus, CallRecord, Model, Prediction, PredictionPage, WebhookEvent
+from skytells_lab.api._webhooks import SIGNATURE_HEADER, parse_webhook, sign_webhook, verify_webhook
+from skytells_lab.api.errors import (
+    APITimeoutError,
+    AuthenticationError,
+    BudgetExceeded,
+    ConfigurationError,
+    InvalidInputError,
+    InvalidJSONError,
+    NetworkError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    PredictionFailed,
+    RateLimitError,
+    ServerError,
+    SkytellsError,
+    StreamInterrupted,
+    WaitTimeout,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "SIGNATURE_HEADER",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncResponseStream",
+    "AsyncSkytells",
+    "AuthenticationError",
+    "BackendStatus",
+    "BudgetExceeded",
+    "CallRecord",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatStream",
+    "ConfigurationError",
+    "Embedding",
+    "EmbeddingResponse",
+    "InvalidInputError",
+    "InvalidJSONError",
+    "Model",
+    "NetworkError",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "Prediction",
+    "PredictionFailed",
+    "PredictionPage",
+    "PredictionStatus",
+    "RateLimitError",
+    "Response",
+    "ResponseEvent",
+    "ResponseStream",
+    "RetryPolicy",
+    "ServerError",
+    "Skytells",
+    "SkytellsError",
+    "StreamInterrupted",
+    "Usage",
+    "WaitTimeout",
+    "WebhookEvent",
+    "accumulate_chunks",
+    "connect",
+    "errors",
+    "normalize_status",
+    "parse_retry_after",
+    "parse_webhook",
+    "sign_webhook",
+    "verify_webhook",
+]

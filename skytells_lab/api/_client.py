@@ -1,0 +1,301 @@
+"""``Skytells`` and ``AsyncSkytells``: the same API over ``httpx.Client`` and ``httpx.AsyncClient``.
+
+Each twin only knows how to send one call (with the retry loop), sleep, and drive an operation; all the
+rest is shared (``_http.BaseClient``, ``_operations``, ``_resources``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from skytells_lab.api import _operations as ops
+from skytells_lab.api import errors as E
+from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep
+from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+
+@functools.lru_cache(maxsize=1)
+def _ssl_context() -> ssl.SSLContext:
+    """One verified TLS context per process: building it (loading CA certificates) is the slow part of a client."""
+    return httpx.create_ssl_context()
+
+
+_STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream)}
+
+
+class _Namespaces:
+    @property
+    def models(self) -> Models:
+        return Models(self)
+
+    @property
+    def predictions(self) -> Predictions:
+        return Predictions(self)
+
+    @property
+    def chat(self) -> Chat:
+        return Chat(self)
+
+    @property
+    def responses(self) -> Responses:
+        return Responses(self)
+
+    @property
+    def embeddings(self) -> Embeddings:
+        return Embeddings(self)
+
+
+def _to_image(data: bytes) -> Any:
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - pillow is a core dependency
+        raise E.ConfigurationError("Prediction.images() needs Pillow: pip install pillow") from exc
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+class Skytells(_Namespaces, BaseClient):
+    """Synchronous client. ``Skytells(api_key=..., base_url=...)``; a context manager.
+
+    ``transport`` (an ``httpx.BaseTransport``) replaces the network, e.g. ``httpx.MockTransport`` in tests.
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = DEFAULT_BASE_URL, *, timeout: float = 60.0,
+                 max_retries: int = 3, transport: Any = None, http_client: httpx.Client | None = None,
+                 **options: Any) -> None:
+        super().__init__(api_key, base_url, timeout=timeout, max_retries=max_retries, transport=transport, **options)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(transport=transport, timeout=timeout, verify=_ssl_context())
+
+    # ------------------------------------------------------------------ driving calls
+    def _request(self, call: Call) -> Any:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = self._http.send(self._build_request(self._http, call), stream=call.stream)
+                if call.stream and response.status_code < 400:
+                    self._record_rate_limits(response)
+                    return response
+                if call.stream:
+                    try:
+                        response.read()
+                    finally:
+                        response.close()
+                result = self._handle_response(call, response)
+            except (httpx.HTTPError, E.SkytellsError) as exc:
+                err = self._to_error(exc, call)
+                delay = self._retry_delay(call, err, attempt, self._retry)
+                if delay is None:
+                    err = self._annotate_unsent(call, err)
+                    self._observe(call, started, error=err)
+                    raise err from (None if err is exc else exc)
+                time.sleep(delay)
+                attempt += 1
+                continue
+            if not call.stream:
+                self._observe(call, started, result=result, http_status=response.status_code,
+                              request_id=response.headers.get("x-request-id"))
+            return result
+
+    def _execute(self, op: ops.Op) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                continue
+            try:
+                value = self._request(step)
+            except E.SkytellsError as exc:
+                error = exc
+
+    def _iterate_pages(self, page_op: Callable[[int], ops.Op]):
+        page = 1
+        while True:
+            result = self._execute(page_op(page))
+            yield from result.data
+            if not result.has_next or not result.data:
+                return
+            page += 1
+
+    def _open_stream(self, call: Call, decoder_cls: type, kind: str):
+        response = self._request(call)
+        return _STREAMS[kind][0](self, call, response, decoder_cls())
+
+    def _images(self, prediction: Any) -> list:
+        return [_to_image(self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
+
+    # ------------------------------------------------------------------ top-level helpers
+    def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
+        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded."""
+        return self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+
+    def status(self):
+        """The backend's health: ``BackendStatus(reachable, version, local, device, ...)``; never raises."""
+        return self._execute(ops.backend_status(self))
+
+    def embed(self, texts: Iterable[str] | str, model: str | None = None, *, batch_size: int = 256,
+              concurrency: int = 4, dimensions: int | None = None, progress: bool | None = None):
+        """float32 ndarray (n, d) in input order: batched, concurrent, paced by the rate-limit headers.
+
+        Works in a notebook cell too: the batches run on a private event loop in a worker thread when this
+        thread already runs one.
+        """
+        from skytells_lab.api._embed import embed_async, run_sync
+
+        def job():
+            return _with_async_twin(self, lambda twin: embed_async(
+                twin, texts, model, batch_size=batch_size, concurrency=concurrency, dimensions=dimensions,
+                progress=progress))
+
+        return run_sync(job)
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def _with_async_twin(client: Skytells, job: Callable[[AsyncSkytells], Any]) -> Any:
+    twin = AsyncSkytells._twin_of(client)
+    try:
+        return await job(twin)
+    finally:
+        await twin.close()
+
+
+class AsyncSkytells(_Namespaces, BaseClient):
+    """Asynchronous twin of :class:`Skytells`: the same methods, awaitable; async iterators for streams."""
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = DEFAULT_BASE_URL, *, timeout: float = 60.0,
+                 max_retries: int = 3, transport: Any = None, http_client: httpx.AsyncClient | None = None,
+                 **options: Any) -> None:
+        super().__init__(api_key, base_url, timeout=timeout, max_retries=max_retries, transport=transport, **options)
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(transport=transport, timeout=timeout, verify=_ssl_context())
+
+    @classmethod
+    def _twin_of(cls, client: BaseClient) -> AsyncSkytells:
+        """An async client with the same settings and shared observers/rate limits (for sync helpers)."""
+        transport = client._transport if hasattr(client._transport, "handle_async_request") else None
+        twin = cls(client._api_key.get() if client._api_key else None, client.base_url, timeout=client.timeout,
+                   transport=transport, headers=client._headers, local=client._local)
+        twin._retry = client._retry
+        twin._state = client._state
+        return twin
+
+    async def _request(self, call: Call) -> Any:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            response = None
+            try:
+                response = await self._http.send(self._build_request(self._http, call), stream=call.stream)
+                if call.stream and response.status_code < 400:
+                    self._record_rate_limits(response)
+                    return response
+                if call.stream:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+                result = self._handle_response(call, response)
+            except (httpx.HTTPError, E.SkytellsError) as exc:
+                err = self._to_error(exc, call)
+                delay = self._retry_delay(call, err, attempt, self._retry)
+                if delay is None:
+                    err = self._annotate_unsent(call, err)
+                    self._observe(call, started, error=err)
+                    raise err from (None if err is exc else exc)
+                await asyncio.sleep(delay)
+                attempt += 1
+                continue
+            if not call.stream:
+                self._observe(call, started, result=result, http_status=response.status_code,
+                              request_id=response.headers.get("x-request-id"))
+            return result
+
+    async def _execute(self, op: ops.Op) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            if isinstance(step, Sleep):
+                await asyncio.sleep(step.seconds)
+                continue
+            try:
+                value = await self._request(step)
+            except E.SkytellsError as exc:
+                error = exc
+
+    async def _iterate_pages(self, page_op: Callable[[int], ops.Op]):
+        page = 1
+        while True:
+            result = await self._execute(page_op(page))
+            for item in result.data:
+                yield item
+            if not result.has_next or not result.data:
+                return
+            page += 1
+
+    async def _open_stream(self, call: Call, decoder_cls: type, kind: str):
+        response = await self._request(call)
+        return _STREAMS[kind][1](self, call, response, decoder_cls())
+
+    async def _images(self, prediction: Any) -> list:
+        return [_to_image(await self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
+
+    async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
+        return await self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+
+    async def status(self):
+        return await self._execute(ops.backend_status(self))
+
+    async def embed(self, texts: Iterable[str] | str, model: str | None = None, *, batch_size: int = 256,
+                    concurrency: int = 4, dimensions: int | None = None, progress: bool | None = None):
+        from skytells_lab.api._embed import embed_async
+
+        return await embed_async(self, texts, model, batch_size=batch_size, concurrency=concurrency,
+                                 dimensions=dimensions, progress=progress)
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    aclose = close
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

@@ -1,0 +1,60 @@
+"""``connect()``: one call that picks the backend.
+
+Key from the argument or ``SKYTELLS_API_KEY`` (or a prompt that does not echo, with ``api_key=True``), base URL
+from the argument or ``SKYTELLS_BASE_URL``. No key and no URL, or ``"local"``: the embedded local server. A
+remote URL without a key is refused before any request is sent.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from skytells_lab.api._client import AsyncSkytells, Skytells
+from skytells_lab.api._http import DEFAULT_BASE_URL, is_loopback
+from skytells_lab.api.errors import ConfigurationError
+
+_REMOTE_ALIASES = {"remote", "skytells", "service", "api"}
+
+
+def connect(target: str | None = None, *, api_key: str | bool | None = None, base_url: str | None = None,
+            device: str = "auto", data_dir: Any = None, asynchronous: bool = False, **client_kw: Any):
+    """A client for the service (a key is set) or the embedded local server (no key, or ``"local"``).
+
+    ``connect()``, ``connect("local", device="cuda")``, ``connect("https://api.skytells.ai/v1")``,
+    ``connect(api_key=True)`` to type the key at a hidden prompt. ``asynchronous=True`` returns an
+    :class:`AsyncSkytells`.
+    """
+    cls = AsyncSkytells if asynchronous else Skytells
+    if api_key is True:
+        api_key = getpass.getpass("Skytells API key (input hidden): ").strip() or None
+    key = api_key or os.environ.get("SKYTELLS_API_KEY") or None
+    if target is not None and target not in ("local", *_REMOTE_ALIASES) and not target.startswith(
+            ("http://", "https://")):
+        raise ConfigurationError(f"connect() target must be 'local', 'remote' or an http(s) URL, got {target!r}")
+    if target in _REMOTE_ALIASES:
+        url = base_url or DEFAULT_BASE_URL
+    elif target not in (None, "local"):
+        url = target
+    else:
+        url = base_url or (os.environ.get("SKYTELLS_BASE_URL") or None if target is None else None)
+
+    if target == "local" or (target is None and not key and not url):
+        from skytells_lab import local
+
+        # the shared server lives on the default data dir; another data dir gets a server of its own
+        srv = local.shared_server(device=device) if data_dir is None else local.start_server(
+            data_dir=data_dir, device=device)
+        return cls(getattr(srv, "api_key", None), srv.url, local=True, **client_kw)
+
+    url = url or DEFAULT_BASE_URL
+    if not key and not is_loopback(url):
+        raise ConfigurationError(
+            f"no API key for {url}. Set the SKYTELLS_API_KEY environment variable "
+            "(e.g. `export SKYTELLS_API_KEY=sk-...`, or in a notebook "
+            "`os.environ['SKYTELLS_API_KEY'] = getpass.getpass()`), pass connect(api_key=...), "
+            "use connect(api_key=True) to be prompted, or connect('local') for the embedded server.",
+            error_id="MISSING_API_KEY",
+        )
+    return cls(key, url, **client_kw)

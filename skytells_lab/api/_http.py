@@ -1,0 +1,389 @@
+"""The request core shared by both clients: building requests, auth, retries, errors, observers.
+
+Sync and async clients differ only in how they send and sleep (``_client.py``); every decision (headers,
+what is retried and how long to wait, how a response becomes a result or an error) lives here once.
+
+Retry rules: connection errors, timeouts, 408, 429 and 5xx are retried with jittered exponential backoff,
+honoring ``Retry-After`` (seconds or an HTTP date) up to ``max_retry_after``; payment/credit errors never.
+A call marked ``resend_safe=False`` (prediction creation) is re-sent only when the request certainly did not
+reach the server (connect errors) or the server explicitly refused it (429); any other failure is raised.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from skytells_lab._version import __version__
+from skytells_lab.api import errors as E
+from skytells_lab.api._errors import NON_RETRYABLE_ERROR_IDS, error_from_response
+from skytells_lab.api._types import CallRecord
+
+log = logging.getLogger("skytells_lab.api")
+
+DEFAULT_BASE_URL = "https://api.skytells.ai/v1"
+RATE_LIMIT_PREFIX = "x-skytells-ratelimit-"
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
+
+
+class Secret:
+    """Holds the API key; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # pickling a client must not write the key either
+        raise TypeError("an API key is not picklable")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter-ish exponential backoff: in [0.5, 1] x base x 2**attempt, capped."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return ceiling * (0.5 + random.random() / 2)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as delta-seconds or an HTTP date -> seconds from now (>= 0), else None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now if now is not None else time.time()
+    return max(0.0, when.timestamp() - current)
+
+
+def parse_rate_limits(headers: httpx.Headers) -> dict[str, Any]:
+    """``x-skytells-ratelimit-remaining-requests: 12`` -> ``{"remaining_requests": 12}``; ``-`` -> None."""
+    out: dict[str, Any] = {}
+    for key, value in headers.items():
+        key = key.lower()
+        if key.startswith(RATE_LIMIT_PREFIX):
+            value = value.strip()
+            name = key[len(RATE_LIMIT_PREFIX):].replace("-", "_")
+            out[name] = None if value in ("-", "") else int(value) if value.isdigit() else value
+    return out
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOOPBACK_HOSTS or host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One logical API call, before any retry."""
+
+    method: str
+    path: str  # relative to base_url, or an absolute URL (output files)
+    kind: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+    model: str | None = None
+    resend_safe: bool = True
+    inference: bool = False  # also send Authorization: Bearer
+    stream: bool = False
+    expect: str = "json"  # "json" | "bytes"
+    timeout: float | None = None
+    max_retries: int | None = None  # caps the client's policy for this call (status probes use 0)
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass
+class SharedState:
+    """What clones made by ``with_options`` and the embed helper's async twin share with their parent."""
+
+    observers: list[Callable[[CallRecord], None]] = field(default_factory=list)
+    rate_limits: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class BaseClient:
+    """Configuration and every transport-independent step of a call."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+        transport: Any = None,
+        headers: dict[str, str] | None = None,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        max_retry_after: float = 60.0,
+        local: bool | None = None,
+    ) -> None:
+        self._api_key = Secret(api_key) if api_key else None
+        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.timeout = timeout
+        self._retry = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after)
+        self._transport = transport
+        self._headers = dict(headers or {})
+        self._local = local
+        self._state = SharedState()
+        self._owns_http = True
+        self._origin = _origin(self.base_url)
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def max_retries(self) -> int:
+        return self._retry.max_retries
+
+    @property
+    def is_local(self) -> bool:
+        return self._local if self._local is not None else is_loopback(self.base_url)
+
+    @property
+    def rate_limits(self) -> dict[str, Any]:
+        """The ``x-skytells-ratelimit-*`` headers of the last response (``remaining_requests`` etc.)."""
+        return dict(self._state.rate_limits)
+
+    @property
+    def default_embedding_model(self) -> str:
+        return "all-minilm-l6-v2" if self.is_local else "skytells-embed-3-small"
+
+    @property
+    def default_chat_model(self) -> str:
+        return "smollm2-135m-instruct" if self.is_local else "deepbrain-router"
+
+    @property
+    def default_image_model(self) -> str:
+        return "digits-diffusion" if self.is_local else "truefusion"
+
+    def add_observer(self, fn: Callable[[CallRecord], None]) -> Callable[[CallRecord], None]:
+        """Call ``fn(CallRecord)`` after every API call; returns ``fn`` (usable as a decorator)."""
+        with self._state.lock:
+            self._state.observers.append(fn)
+        return fn
+
+    def remove_observer(self, fn: Callable[[CallRecord], None]) -> None:
+        with self._state.lock:
+            if fn in self._state.observers:
+                self._state.observers.remove(fn)
+
+    def with_options(self, *, max_retries: int | None = None, timeout: float | None = None, **retry: float):
+        """A client sharing this one's connection pool and observers, with other retry/timeout settings.
+
+        ``client.with_options(max_retries=0).predictions.get(id)`` configures a single call.
+        """
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        changes = {k: v for k, v in retry.items() if k in ("backoff_base", "backoff_max", "max_retry_after")}
+        if max_retries is not None:
+            changes["max_retries"] = max_retries
+        clone._retry = replace(self._retry, **changes)
+        if timeout is not None:
+            clone.timeout = timeout
+        clone._owns_http = False
+        return clone
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key={key}, local={self.is_local})"
+
+    def __reduce__(self):
+        raise TypeError(f"{type(self).__name__} holds an open connection pool and a key; create a new one")
+
+    # ------------------------------------------------------------------ requests
+    def _build_request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+        absolute = call.path.startswith(("http://", "https://"))
+        url = call.path if absolute else self.base_url + call.path
+        headers = {
+            "Accept": "text/event-stream" if call.stream else "application/json",
+            "User-Agent": f"skytells-lab/{__version__}",
+            **self._headers,
+        }
+        # the key goes only to the API's own origin, never to a CDN holding output files
+        if self._api_key is not None and _origin(url) == self._origin:
+            headers["x-api-key"] = self._api_key.get()
+            if call.inference:
+                headers["Authorization"] = f"Bearer {self._api_key.get()}"
+        params = {k: v for k, v in (call.params or {}).items() if v is not None}
+        timeout = self.timeout if call.timeout is None else call.timeout
+        return http.build_request(call.method, url, params=params or None, json=call.json, headers=headers,
+                                  timeout=timeout)
+
+    def _handle_response(self, call: Call, response: httpx.Response) -> Any:
+        """Response (already read) -> parsed body, or raise the mapped error."""
+        self._record_rate_limits(response)
+        request_id = _request_id(response)
+        if response.status_code >= 400 or response.status_code < 200:
+            raise error_from_response(
+                response.status_code,
+                _json_or_text(response.content),
+                request_id=request_id,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                secret=self._api_key.get() if self._api_key else None,
+            )
+        if call.expect == "bytes":
+            return response.content
+        if not response.content.strip():
+            return None
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            snippet = response.content[:80].decode("utf-8", "replace")
+            raise E.InvalidJSONError(
+                f"{call.method} {call.path} answered HTTP {response.status_code} with a body that is not JSON: "
+                f"{snippet!r}",
+                http_status=response.status_code,
+                request_id=request_id,
+            ) from None
+
+    def _record_rate_limits(self, response: httpx.Response) -> None:
+        rate = parse_rate_limits(response.headers)
+        with self._state.lock:
+            self._state.rate_limits = rate
+
+    def _to_error(self, exc: BaseException, call: Call) -> E.SkytellsError:
+        if isinstance(exc, E.SkytellsError):
+            return exc
+        where = f"{call.method} {_display_url(self.base_url, call.path)}"
+        if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            err: E.SkytellsError
+            if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+                err = E.APITimeoutError(f"timed out connecting for {where}")
+            else:
+                err = E.NetworkError(f"could not connect for {where}: {exc}")
+            err._not_sent = True  # the request certainly did not reach the server
+            return err
+        if isinstance(exc, httpx.TimeoutException):
+            return E.APITimeoutError(f"{where} timed out ({type(exc).__name__})")
+        return E.NetworkError(f"{where} failed: {type(exc).__name__}: {exc}")
+
+    def _retry_delay(self, call: Call, err: E.SkytellsError, attempt: int, policy: RetryPolicy) -> float | None:
+        """Seconds to wait before the next attempt, or None to raise ``err``."""
+        if attempt >= policy.max_retries or (call.max_retries is not None and attempt >= call.max_retries):
+            return None
+        not_sent = getattr(err, "_not_sent", False)
+        if isinstance(err, E.RateLimitError):
+            if err.retry_after is not None:
+                return err.retry_after if err.retry_after <= policy.max_retry_after else None
+            return policy.backoff(attempt)
+        if not call.resend_safe and not not_sent:
+            return None
+        if isinstance(err, E.PaymentRequiredError) or err.error_id in NON_RETRYABLE_ERROR_IDS:
+            return None
+        if not_sent or isinstance(err, (E.NetworkError, E.InvalidJSONError)):
+            return policy.backoff(attempt)
+        if isinstance(err, (E.ServerError, E.APITimeoutError)) or err.http_status == 408:
+            return policy.backoff(attempt)
+        return None
+
+    def _annotate_unsent(self, call: Call, err: E.SkytellsError) -> E.SkytellsError:
+        """A create that failed after it may have reached the server: say so, and do not re-send it."""
+        if not call.resend_safe and not getattr(err, "_not_sent", False) and not isinstance(err, E.RateLimitError):
+            err.details = {**(err.details if isinstance(err.details, dict) else {"details": err.details}),
+                           "may_have_been_created": True}
+            err.message += (" (the request may have reached the server, so it was not re-sent; "
+                            "look for the prediction with client.predictions.list() before retrying)")
+            err.args = (err.message,)
+        return err
+
+    def _observe(self, call: Call, started: float, *, result: Any = None, error: E.SkytellsError | None = None,
+                 http_status: int | None = None, request_id: str | None = None) -> None:
+        observers = list(self._state.observers)
+        if not observers:
+            return
+        record = _call_record(call, time.monotonic() - started, result, error, http_status, request_id)
+        for fn in observers:
+            try:
+                fn(record)
+            except Exception:  # an observer must never break the call it watches
+                log.exception("observer %r failed", fn)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), port)
+
+
+def _display_url(base: str, path: str) -> str:
+    return path if path.startswith(("http://", "https://")) else base + path
+
+
+def _json_or_text(content: bytes) -> Any:
+    try:
+        return json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", "replace")
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    for key in ("x-request-id", "request-id", "x-skytells-request-id"):
+        if key in response.headers:
+            return response.headers[key]
+    return None
+
+
+def _call_record(call: Call, latency: float, result: Any, error: E.SkytellsError | None, http_status: int | None,
+                 request_id: str | None) -> CallRecord:
+    body = result if isinstance(result, dict) else {}
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    metrics = body.get("metrics") if isinstance(body.get("metrics"), dict) else {}
+    billing = (body.get("metadata") or {}).get("billing") if isinstance(body.get("metadata"), dict) else None
+    status: Any = http_status
+    if error is not None:
+        status = error.http_status or error.error_id
+    elif "status" in body and call.kind.startswith("predictions"):
+        status = str(body["status"])
+    model = call.model
+    if model is None and isinstance(body.get("model"), (str, dict)):
+        model = body["model"] if isinstance(body["model"], str) else body["model"].get("name")
+    return CallRecord(
+        kind=call.kind,
+        model=model,
+        latency_s=latency,
+        status=status,
+        predict_time=metrics.get("predict_time"),
+        prompt_tokens=usage.get("prompt_tokens", usage.get("input_tokens")),
+        completion_tokens=usage.get("completion_tokens", usage.get("output_tokens")),
+        credits_used=(billing or {}).get("credits_used") if isinstance(billing, dict) else None,
+        request_id=(error.request_id if error else None) or request_id or body.get("request_id"),
+        ok=error is None,
+    )

@@ -1,0 +1,259 @@
+"""Every API operation written once, as a generator both clients drive.
+
+An operation yields :class:`Call` (and receives the parsed body, or has the error thrown into it) or
+:class:`Sleep`, and returns its typed result. ``Skytells`` drives it with blocking I/O and ``time.sleep``;
+``AsyncSkytells`` with ``await``. Multi-step logic (route fallbacks, waiting, cancel-then-fetch) thus exists
+once for both twins.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from skytells_lab.api import errors as E
+from skytells_lab.api._http import Call, Sleep
+from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
+from skytells_lab.api._status import PredictionStatus
+from skytells_lab.api._types import BackendStatus, Model, Prediction, PredictionPage
+
+Op = Generator[Any, Any, Any]
+
+MAX_PER_PAGE = 50
+MAX_POLL_INTERVAL = 5.0
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _route_missing(err: E.SkytellsError) -> bool:
+    """A 404/405 that means "no such route" rather than "no such model/prediction"."""
+    if err.http_status == 405:
+        return True
+    return err.http_status == 404 and err.error_id in ("ENDPOINT_NOT_FOUND", "NOT_FOUND", "HTTP_ERROR", "API_ERROR")
+
+
+def _first_route(*calls: Call) -> Op:
+    """Try each spelling of a route the service and SDKs disagree on (wire-protocol §1.1)."""
+    first_error: E.SkytellsError | None = None
+    for call in calls:
+        try:
+            return (yield call)
+        except E.SkytellsError as err:
+            if not _route_missing(err):
+                raise
+            first_error = first_error or err
+    assert first_error is not None
+    raise first_error
+
+
+def bind(client: Any, prediction: Prediction) -> Prediction:
+    prediction._client = client
+    return prediction
+
+
+def _prediction(client: Any, body: Any) -> Prediction:
+    if isinstance(body, dict) and isinstance(body.get("data"), dict) and "id" not in body:
+        body = body["data"]
+    if not isinstance(body, dict) or body.get("id") is None:
+        raise E.InvalidJSONError(f"expected a prediction object, got {str(body)[:120]!r}", http_status=200)
+    return bind(client, Prediction.model_validate(body))
+
+
+# --------------------------------------------------------------------------- models
+
+
+def list_models(type: str | None = None, fields: Any = None) -> Op:
+    params = {"type": type, "fields": _fields(fields)}
+    body = yield Call("GET", "/models", kind="models.list", params=params)
+    items = body if isinstance(body, list) else (body or {}).get("data") or (body or {}).get("models") or []
+    models = [Model.model_validate(item) for item in items]
+    return [m for m in models if type is None or m.type == type]
+
+
+def get_model(slug: str, fields: Any = None) -> Op:
+    params = {"fields": _fields(fields)}
+    body = yield from _first_route(
+        Call("GET", f"/models/{_seg(slug)}", kind="models.get", model=slug, params=params),
+        Call("GET", f"/model/{_seg(slug)}", kind="models.get", model=slug, params=params),
+    )
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        body = body["data"]
+    return Model.model_validate(body)
+
+
+def _fields(fields: Any) -> str | None:
+    if fields is None:
+        return None
+    return fields if isinstance(fields, str) else ",".join(fields)
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def create_prediction(client: Any, model: str, input: dict | None, *, webhook: Any = None, stream: bool = False,
+                      await_: bool = False, timeout: float | None = None, **extra: Any) -> Op:
+    body: dict[str, Any] = {"model": model, "input": dict(input or {}), **extra}
+    if webhook is not None:
+        body["webhook"] = {"url": webhook} if isinstance(webhook, str) else webhook
+    if stream:
+        body["stream"] = True
+    if await_:
+        body["await"] = True
+    # the service blocks on await: give the read the time the prediction may take
+    call_timeout = timeout if timeout is not None else (max(client.timeout or 0, 600.0) if await_ else None)
+    calls = [Call("POST", path, kind="predictions.create", json=body, model=model, resend_safe=False,
+                  timeout=call_timeout) for path in ("/predictions", "/predict")]
+    result = yield from _first_route(*calls)
+    return _prediction(client, result)
+
+
+def get_prediction(client: Any, id: str) -> Op:
+    body = yield Call("GET", f"/predictions/{_seg(id)}", kind="predictions.get")
+    return _prediction(client, body)
+
+
+def list_predictions(client: Any, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
+                     until: Any = None, status: Any = None) -> Op:
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    params = {"page": page, "per_page": per_page, "model": model, "from": _day(since), "to": _day(until),
+              "status": str(status.value if isinstance(status, PredictionStatus) else status) if status else None}
+    body = yield Call("GET", "/predictions", kind="predictions.list", params=params, model=model)
+    result = PredictionPage.from_wire(body, page=page, per_page=per_page)
+    for p in result.data:
+        bind(client, p)
+    return result
+
+
+def _day(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (datetime, date)):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def cancel_prediction(client: Any, id: str) -> Op:
+    body = yield Call("POST", f"/predictions/{_seg(id)}/cancel", kind="predictions.cancel")
+    if isinstance(body, dict) and body.get("id") is not None:
+        return _prediction(client, body)
+    # the learn docs' cancel answers {"success": true}: fetch the prediction it cancelled
+    return (yield from get_prediction(client, id))
+
+
+def delete_prediction(id: str) -> Op:
+    yield from _first_route(
+        Call("DELETE", f"/predictions/{_seg(id)}", kind="predictions.delete"),
+        Call("DELETE", f"/predictions/{_seg(id)}/delete", kind="predictions.delete"),
+    )
+
+
+def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5) -> Op:
+    """Poll until terminal, backing off from ``poll_interval`` to 5 s; raise WaitTimeout at the deadline."""
+    current = prediction if isinstance(prediction, Prediction) else None
+    pid = current.id if current is not None else str(prediction)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    interval = max(0.01, poll_interval)
+    if current is None or not current.is_terminal:
+        current = yield from get_prediction(client, pid)
+    while not current.is_terminal:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise E.WaitTimeout(
+                f"prediction {pid} is still {current.status} after {timeout:g}s; it goes on on the server: "
+                f"resume with client.predictions.wait({pid!r}) or stop it with client.predictions.cancel({pid!r})",
+                prediction_id=pid,
+                prediction=current,
+            )
+        yield Sleep(interval if left is None else min(interval, left))
+        interval = min(interval * 1.5, MAX_POLL_INTERVAL)
+        current = yield from get_prediction(client, pid)
+    return bind(client, current)
+
+
+def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
+        poll_interval: float = 0.5, **create_kw: Any) -> Op:
+    prediction = yield from create_prediction(client, model, input, **create_kw)
+    prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
+    if prediction.status != PredictionStatus.SUCCEEDED:
+        raise prediction_failed(prediction)
+    return prediction
+
+
+def prediction_failed(prediction: Prediction) -> E.PredictionFailed:
+    """The third error shape: a prediction that came back (HTTP 200) failed or cancelled."""
+    reason = prediction.error or f"prediction {prediction.status}"
+    return E.PredictionFailed(
+        f"prediction {prediction.id} ({prediction.model}) {prediction.status}: {reason}",
+        prediction=prediction,
+        http_status=200,
+        details={"prediction_id": prediction.id, "status": str(prediction.status), "error": prediction.error},
+    )
+
+
+def fetch_file(url: str, base_url: str) -> Op:
+    """An output file's bytes (relative URLs resolve against the API; the key goes only to its origin)."""
+    if not url.startswith(("http://", "https://")):
+        url = str(httpx.URL(base_url + "/").join(url))
+    return (yield Call("GET", url, kind="files", expect="bytes"))
+
+
+# --------------------------------------------------------------------------- inference (non-streaming)
+
+
+def chat_completion(model: str, messages: list, params: dict) -> Op:
+    body = yield Call("POST", "/chat/completions", kind="chat.completions", inference=True, model=model,
+                      json={"model": model, "messages": messages, **params})
+    return ChatCompletion.model_validate(body)
+
+
+def response(model: str, input: Any, params: dict) -> Op:
+    body = yield Call("POST", "/responses", kind="responses", inference=True, model=model,
+                      json={"model": model, "input": input, **params})
+    return Response.model_validate(body)
+
+
+def embeddings(model: str, input: Any, encoding_format: str = "float", dimensions: int | None = None,
+               **params: Any) -> Op:
+    payload = {"model": model, "input": input, "encoding_format": encoding_format, **params}
+    if dimensions is not None:
+        payload["dimensions"] = dimensions
+    body = yield Call("POST", "/embeddings", kind="embeddings", inference=True, model=model, json=payload)
+    if not isinstance(body, dict):
+        raise E.InvalidJSONError("expected an embeddings list object", http_status=200)
+    return EmbeddingResponse.from_wire(body)
+
+
+# --------------------------------------------------------------------------- backend status
+
+
+def backend_status(client: Any) -> Op:
+    """Health of the backend: ``GET /health`` where served (the local server), else ``GET /models``."""
+    info = BackendStatus(reachable=False, version=None, local=client.is_local, device=None, base_url=client.base_url)
+    started = time.monotonic()
+    try:
+        body = yield Call("GET", "/health", kind="status", max_retries=1)
+        if isinstance(body, dict):
+            info.update({k: v for k, v in body.items() if k in ("version", "device", "local", "models")})
+        info["reachable"] = True
+    except (E.NotFoundError, E.InvalidInputError, E.InvalidJSONError):
+        try:
+            yield Call("GET", "/models", kind="status", max_retries=1)
+            info["reachable"] = True
+        except (E.AuthenticationError, E.PermissionDeniedError) as err:
+            info.update(reachable=True, error=str(err))
+        except E.SkytellsError as err:
+            info["error"] = str(err)
+    except (E.AuthenticationError, E.PermissionDeniedError) as err:
+        info.update(reachable=True, error=str(err))
+    except E.SkytellsError as err:
+        info["error"] = str(err)
+    info["latency_s"] = round(time.monotonic() - started, 4)
+    return info

@@ -1,0 +1,105 @@
+"""The API's resource namespaces, shared by both clients.
+
+Each method builds an operation (``_operations``) and hands it to the client's driver, so
+``Skytells().predictions.get(id)`` returns a Prediction and ``AsyncSkytells().predictions.get(id)`` returns
+an awaitable of one: the twins have the same method names by construction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from skytells_lab.api import _operations as ops
+from skytells_lab.api._http import Call
+from skytells_lab.api._sse import ChatDecoder, ResponseDecoder
+
+
+class _Resource:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self._client!r}>"
+
+
+class Models(_Resource):
+    def list(self, type: str | None = None, fields: Any = None):
+        """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas."""
+        return self._client._execute(ops.list_models(type, fields))
+
+    def get(self, slug: str, fields: Any = None):
+        """One model by slug (``/models/{slug}``, falling back to the SDKs' ``/model/{slug}``)."""
+        return self._client._execute(ops.get_model(slug, fields))
+
+
+class Predictions(_Resource):
+    def create(self, model: str, input: dict | None = None, *, webhook: Any = None, stream: bool = False,
+               await_: bool = False, **extra: Any):
+        """Start a prediction. Never blindly re-sent once it may have reached the server."""
+        return self._client._execute(
+            ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_, **extra)
+        )
+
+    def get(self, id: str):
+        return self._client._execute(ops.get_prediction(self._client, id))
+
+    def list(self, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
+             until: Any = None, status: Any = None):
+        """One page (``per_page`` <= 50); ``since``/``until`` are dates, sent as ``from``/``to``."""
+        return self._client._execute(
+            ops.list_predictions(self._client, page, per_page, model, since, until, status)
+        )
+
+    def iter(self, *, per_page: int = 50, model: str | None = None, since: Any = None, until: Any = None,
+             status: Any = None):
+        """Every prediction matching the filters, across all pages (an async iterator on AsyncSkytells)."""
+        def page_op(page: int):
+            return ops.list_predictions(self._client, page, per_page, model, since, until, status)
+
+        return self._client._iterate_pages(page_op)
+
+    def cancel(self, id: str):
+        return self._client._execute(ops.cancel_prediction(self._client, id))
+
+    def delete(self, id: str):
+        return self._client._execute(ops.delete_prediction(id))
+
+    def wait(self, id_or_prediction: Any, timeout: float | None = None, poll_interval: float = 0.5):
+        """Poll until terminal; at ``timeout`` raise WaitTimeout carrying the id (the prediction goes on)."""
+        return self._client._execute(ops.wait_prediction(self._client, id_or_prediction, timeout, poll_interval))
+
+
+class ChatCompletions(_Resource):
+    def create(self, *, model: str | None = None, messages: list, stream: bool = False, **params: Any):
+        """A ChatCompletion, or with ``stream=True`` a ChatStream of chunks (``.text``, ``.final()``)."""
+        model = model or self._client.default_chat_model
+        if not stream:
+            return self._client._execute(ops.chat_completion(model, messages, params))
+        call = Call("POST", "/chat/completions", kind="chat.completions", inference=True, model=model, stream=True,
+                    json={"model": model, "messages": messages, **params, "stream": True})
+        return self._client._open_stream(call, ChatDecoder, "chat")
+
+
+class Chat(_Resource):
+    @property
+    def completions(self) -> ChatCompletions:
+        return ChatCompletions(self._client)
+
+
+class Responses(_Resource):
+    def create(self, *, model: str | None = None, input: Any, stream: bool = False, **params: Any):
+        """A Response, or with ``stream=True`` a ResponseStream of typed events (``.type``)."""
+        model = model or self._client.default_chat_model
+        if not stream:
+            return self._client._execute(ops.response(model, input, params))
+        call = Call("POST", "/responses", kind="responses", inference=True, model=model, stream=True,
+                    json={"model": model, "input": input, **params, "stream": True})
+        return self._client._open_stream(call, ResponseDecoder, "responses")
+
+
+class Embeddings(_Resource):
+    def create(self, *, model: str | None = None, input: Any, encoding_format: str = "float",
+               dimensions: int | None = None, **params: Any):
+        """An EmbeddingResponse; ``.vectors`` is float32 (n, d) for float and base64 encodings alike."""
+        model = model or self._client.default_embedding_model
+        return self._client._execute(ops.embeddings(model, input, encoding_format, dimensions, **params))
