@@ -1,0 +1,276 @@
+"""The FastAPI application: every route of the Skytells API v1 the service and its SDKs use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import mimetypes
+import time
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from skytells_lab._version import __version__
+from skytells_lab.local.catalog import Catalog, parse_fields
+from skytells_lab.local.config import ServerConfig
+from skytells_lab.local.errors import ApiError
+from skytells_lab.local.guards import (
+    RateLimiter,
+    RequestContextMiddleware,
+    check_key,
+    parse_json,
+    read_limited,
+)
+from skytells_lab.local.inference import InferenceService
+from skytells_lab.local.predictions import PredictionService, render
+from skytells_lab.local.store import TERMINAL, Store
+from skytells_lab.local.webhooks import WebhookDispatcher
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@dataclass
+class ServerState:
+    """Everything one server holds; the app's lifespan starts and stops it."""
+
+    config: ServerConfig
+    store: Store
+    catalog: Catalog
+    dispatcher: WebhookDispatcher
+    predictions: PredictionService
+    inference: InferenceService
+    device: str
+    api_key: str | None
+    rate_limiter: RateLimiter
+    started: float = field(default_factory=time.time)
+    recovered: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.dispatcher.start()
+        self.recovered = self.predictions.start()
+
+    def stop(self) -> None:
+        self.predictions.stop()
+        self.dispatcher.stop()
+        self.store.close()
+
+
+def _body(schema: dict) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_PREDICTION_BODY = _body({"type": "object", "required": ["model", "input"], "properties": {
+    "model": {"type": "string"}, "input": {"type": "object"}, "await": {"type": "boolean"},
+    "stream": {"type": "boolean"},
+    "webhook": {"oneOf": [{"type": "string", "format": "uri"}, {"type": "object", "properties": {
+        "url": {"type": "string", "format": "uri"}, "events": {"type": "array", "items": {"type": "string"}}}}]}}})
+_CHAT_BODY = _body({"type": "object", "required": ["model", "messages"], "properties": {
+    "model": {"type": "string"}, "messages": {"type": "array", "items": {"type": "object"}},
+    "stream": {"type": "boolean"}, "max_tokens": {"type": "integer"}, "temperature": {"type": "number"},
+    "top_p": {"type": "number"}, "seed": {"type": "integer"}, "stop": {}}})
+_RESPONSES_BODY = _body({"type": "object", "required": ["model", "input"], "properties": {
+    "model": {"type": "string"}, "input": {}, "instructions": {"type": "string"}, "stream": {"type": "boolean"},
+    "store": {"type": "boolean"}, "previous_response_id": {"type": "string"},
+    "max_output_tokens": {"type": "integer"}, "temperature": {"type": "number"}}})
+_EMBEDDINGS_BODY = _body({"type": "object", "required": ["model", "input"], "properties": {
+    "model": {"type": "string"}, "input": {}, "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+    "dimensions": {"type": "integer"}}})
+
+
+def create_app(state: ServerState) -> FastAPI:
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await run_in_threadpool(state.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.stop)
+
+    app = FastAPI(title="Skytells API v1 (skytells-lab local server)", version=__version__, lifespan=lifespan,
+                  description="The Skytells API v1 wire protocol served on open models by skytells-lab.")
+    app.state.server = state
+
+    async def render_error(exc: ApiError, scope, send) -> None:
+        request_id = scope["state"].get("request_id")
+        response = JSONResponse(exc.body_for(scope["path"], request_id), exc.http_status, headers=exc.headers)
+        await response(scope, None, send)
+
+    def error_response(request: Request, exc: ApiError) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        return JSONResponse(exc.body_for(request.url.path, request_id), exc.http_status, headers=exc.headers)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError):
+        return error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            err = ApiError(404, "ENDPOINT_NOT_FOUND", f"No route {request.method} {request.url.path}.",
+                           response="Endpoint not found")
+        elif exc.status_code == 405:
+            err = ApiError(405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}.")
+        else:
+            err = ApiError(exc.status_code, "HTTP_ERROR", str(exc.detail))
+        return error_response(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        name = ".".join(str(p) for p in first.get("loc", [])[1:]) or "request"
+        return error_response(request, ApiError(422, "VALIDATION_ERROR", f"Invalid '{name}': {first.get('msg')}",
+                                                {"field": name}, param=name))
+
+    async def guard(request: Request) -> None:
+        check_key(state.api_key, request.headers)
+        request.state.ratelimit = state.rate_limiter.hit()
+
+    async def read_body(request: Request):
+        raw = await read_limited(request, state.config.max_body_bytes)
+        return parse_json(raw, state.config.max_json_depth)
+
+    def base_url(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    open_routes = APIRouter(prefix="/v1")
+    api = APIRouter(prefix="/v1", dependencies=[Depends(guard)])
+
+    # health and files (open: liveness probes, and output URLs that notebooks embed as <img src>) ------
+
+    @open_routes.get("/health", tags=["status"])
+    async def health():
+        spent = await run_in_threadpool(state.store.credits_spent)
+        return {"status": "ok", "version": __version__, "local": True, "device": state.device,
+                "models": state.catalog.slugs, "uptime_s": round(time.time() - state.started, 3),
+                "auth": bool(state.api_key),
+                "credits": {"balance": state.config.credits, "used": round(spent, 8)}}
+
+    @open_routes.get("/files/{prediction_id}/{filename}", tags=["files"])
+    async def files(prediction_id: str, filename: str):
+        folder = state.store.outputs_dir(prediction_id).resolve()
+        path = (folder / filename).resolve()
+        if path.parent != folder or not path.is_file():
+            raise ApiError(404, "FILE_NOT_FOUND", f"No output file {filename!r} for prediction {prediction_id}.",
+                           response="File not found")
+        return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
+
+    # models --------------------------------------------------------------------------------------
+
+    @api.get("/models", tags=["models"])
+    async def list_models(request: Request):
+        fields = parse_fields(request.query_params.getlist("fields"))
+        return state.catalog.list(fields, request.query_params.get("type") or None)
+
+    @api.get("/models/{slug:path}", tags=["models"])
+    @api.get("/model/{slug:path}", tags=["models"])
+    async def get_model(slug: str, request: Request):
+        return state.catalog.model_object(slug, parse_fields(request.query_params.getlist("fields")))
+
+    # predictions ---------------------------------------------------------------------------------
+
+    @api.post("/predictions", tags=["predictions"], status_code=201, openapi_extra=_PREDICTION_BODY)
+    @api.post("/predict", tags=["predictions"], status_code=201, openapi_extra=_PREDICTION_BODY)
+    async def create_prediction(request: Request):
+        body = await read_body(request)
+        rec = await run_in_threadpool(state.predictions.create, body)
+        if isinstance(body, dict) and body.get("await") is True:
+            await state.predictions.wait(rec["id"], state.config.await_timeout)
+            rec = await run_in_threadpool(state.predictions.get, rec["id"])
+        return JSONResponse(render(rec, base_url(request)), 201)
+
+    @api.get("/predictions", tags=["predictions"])
+    async def list_predictions(request: Request):
+        rows, pagination = await run_in_threadpool(state.predictions.list, request.query_params)
+        base = base_url(request)
+        return {"data": [render(r, base) for r in rows], "pagination": pagination}
+
+    @api.get("/predictions/{prediction_id}", tags=["predictions"])
+    async def get_prediction(prediction_id: str, request: Request):
+        return render(await run_in_threadpool(state.predictions.get, prediction_id), base_url(request))
+
+    @api.get("/predictions/{prediction_id}/stream", tags=["predictions"])
+    async def stream_prediction(prediction_id: str, request: Request):
+        rec = await run_in_threadpool(state.predictions.get, prediction_id)
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            return render(rec, base_url(request))
+        return StreamingResponse(_prediction_events(state, prediction_id, base_url(request)),
+                                 media_type="text/event-stream", headers=SSE_HEADERS)
+
+    @api.post("/predictions/{prediction_id}/cancel", tags=["predictions"])
+    async def cancel_prediction(prediction_id: str, request: Request):
+        rec = await run_in_threadpool(state.predictions.cancel, prediction_id)
+        # the prediction (what the SDKs expect) plus `success` (what the docs and the CLI expect)
+        return {**render(rec, base_url(request)), "success": True}
+
+    @api.delete("/predictions/{prediction_id}", tags=["predictions"])
+    @api.delete("/predictions/{prediction_id}/delete", tags=["predictions"])
+    async def delete_prediction(prediction_id: str):
+        await run_in_threadpool(state.predictions.delete, prediction_id)
+        return {"success": True, "id": prediction_id, "message": "Prediction deleted"}
+
+    # inference -----------------------------------------------------------------------------------
+
+    @api.post("/chat/completions", tags=["inference"], openapi_extra=_CHAT_BODY)
+    async def chat_completions(request: Request):
+        body = await read_body(request)
+        if _wants_stream(body, request):
+            prepared = await run_in_threadpool(state.inference.chat_prepare, body)
+            return StreamingResponse(state.inference.chat_stream(prepared, body), media_type="text/event-stream",
+                                     headers=SSE_HEADERS)
+        return await run_in_threadpool(state.inference.chat_complete, body)
+
+    @api.post("/responses", tags=["inference"], openapi_extra=_RESPONSES_BODY)
+    async def responses(request: Request):
+        body = await read_body(request)
+        if _wants_stream(body, request):
+            prepared = await run_in_threadpool(state.inference.responses_prepare, body)
+            return StreamingResponse(state.inference.responses_stream(prepared), media_type="text/event-stream",
+                                     headers=SSE_HEADERS)
+        return await run_in_threadpool(state.inference.responses_create, body)
+
+    @api.post("/embeddings", tags=["inference"], openapi_extra=_EMBEDDINGS_BODY)
+    async def embeddings(request: Request):
+        body = await read_body(request)
+        return await run_in_threadpool(state.inference.embeddings, _require_object(body))
+
+    app.include_router(open_routes)
+    app.include_router(api)
+    app.add_middleware(RequestContextMiddleware, limit=state.config.max_body_bytes, render=render_error)
+    return app
+
+
+def _require_object(body):
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_REQUEST", "The request body must be a JSON object.", param="body")
+    return body
+
+
+def _wants_stream(body, request: Request) -> bool:
+    _require_object(body)
+    stream = body.get("stream", request.query_params.get("stream") == "true")
+    if not isinstance(stream, bool):
+        raise ApiError(400, "INVALID_PARAMETER", "'stream' must be true or false", param="stream")
+    return stream
+
+
+async def _prediction_events(state: ServerState, prediction_id: str, base: str):
+    """SSE of the prediction object on every change, then `event: done` once it is terminal."""
+    last = None
+    while True:
+        rec = await run_in_threadpool(state.store.get, prediction_id)
+        if rec is None:
+            return
+        shown = render(rec, base)
+        if shown != last:
+            yield f"event: prediction\ndata: {json.dumps(shown)}\n\n"
+            last = shown
+        if rec["status"] in TERMINAL:
+            yield "event: done\ndata: {}\n\n"
+            return
+        await asyncio.sleep(0.25)

@@ -1,0 +1,96 @@
+"""The model catalog: runners by slug, their service Model objects, aliases and nominal pricing."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from skytells_lab.local.config import CATALOG_OVERRIDES, ServerConfig
+from skytells_lab.local.errors import ApiError
+
+SCHEMA_FIELDS = ("input_schema", "output_schema")
+_PER_MILLION = {"million_token", "million_tokens", "1m_tokens", "1m tokens", "per_million_tokens"}
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A requested slug, the local model that serves it, and whether an alias led there."""
+
+    requested: str
+    slug: str
+    runner: object
+    entry: dict
+    via_alias: bool
+
+
+class Catalog:
+    """Model objects come from the runners on each call (device and cold_boot change), plus config overrides."""
+
+    def __init__(self, runners: list, config: ServerConfig):
+        self._runners = {runner.slug: runner for runner in runners}
+        self._overrides = {slug: {k: v for k, v in spec.items() if k in CATALOG_OVERRIDES}
+                           for slug, spec in config.models.items()}
+        for alias, target in config.aliases.items():
+            if target not in self._runners:
+                raise ValueError(f"[aliases] {alias} = {target!r}: no local model {target!r}; "
+                                 f"known: {sorted(self._runners)}")
+        self.aliases = dict(config.aliases)
+
+    @property
+    def slugs(self) -> list[str]:
+        return list(self._runners)
+
+    def entry(self, slug: str) -> dict:
+        runner = self._runners[slug]
+        entry = copy.deepcopy(runner.catalog_entry())
+        entry.update(copy.deepcopy(self._overrides.get(slug, {})))
+        entry["namespace"] = slug
+        aliases = [a for a, target in self.aliases.items() if target == slug]
+        if aliases:
+            entry.setdefault("metadata", {})["aliases"] = aliases
+        return entry
+
+    def resolve(self, slug: str) -> Resolved:
+        local = self.aliases.get(slug, slug) if isinstance(slug, str) else None
+        if local not in self._runners:
+            raise ApiError(404, "MODEL_NOT_FOUND", f"Model '{slug}' was not found",
+                           {"model": slug, "available": sorted([*self._runners, *self.aliases])},
+                           param="model")
+        return Resolved(slug, local, self._runners[local], self.entry(local), local != slug)
+
+    def model_object(self, slug: str, fields: set[str] = frozenset()) -> dict:
+        entry = self.resolve(slug).entry
+        for name in SCHEMA_FIELDS:
+            if name not in fields:
+                entry.pop(name, None)
+        return entry
+
+    def list(self, fields: set[str] = frozenset(), type: str | None = None) -> list[dict]:
+        objects = [self.model_object(slug, fields) for slug in self._runners]
+        return [o for o in objects if type in (None, o.get("type"))]
+
+
+def parse_fields(raw: list[str]) -> set[str]:
+    """`fields=input_schema,output_schema` (comma-separated and/or repeated)."""
+    return {f.strip() for item in raw for f in item.split(",") if f.strip()}
+
+
+def credits_for(pricing: dict | None, *, assets: int = 0, predict_time: float = 0.0, tokens: int = 0) -> float:
+    """Nominal credits (USD) a call costs under the model's `pricing {amount, unit}`."""
+    if not pricing or not pricing.get("amount"):
+        return 0.0
+    amount = float(pricing["amount"])
+    unit = str(pricing.get("unit", "prediction")).lower()
+    if unit in ("image", "video", "audio", "asset"):
+        quantity = max(assets, 1)
+    elif unit in ("second", "computing_second", "gpu", "audio_second", "video_second"):
+        quantity = predict_time
+    elif unit == "minute":
+        quantity = predict_time / 60
+    elif unit in ("token", "tokens"):
+        quantity = tokens
+    elif unit in _PER_MILLION:
+        quantity = tokens / 1e6
+    else:
+        quantity = 1
+    return round(amount * quantity, 8)

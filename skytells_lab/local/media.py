@@ -1,0 +1,173 @@
+"""Media inputs: `format: "uri"` fields given as data URIs or loopback http(s) URLs become MediaFile objects.
+
+The runner receives `MediaFile(data, mime)` in place of the string; the stored input keeps the string.
+Allowed MIME types come from the field's `x-accept` (a list or comma-separated string, wildcards like
+`image/*`), else from `format`/`x-media` hints; sizes are capped by `x-max-bytes` or the server's cap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import ipaddress
+import urllib.parse
+from dataclasses import dataclass
+
+from skytells_lab.local.errors import ApiError, validation_error
+
+# magic numbers of the formats a model is likely to take, to catch a MIME type that lies about the bytes
+_SIGNATURES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/bmp": (b"BM",),
+    "audio/flac": (b"fLaC",),
+    "audio/ogg": (b"OggS",),
+}
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """Bytes of a media input and their MIME type, as the runner receives them."""
+
+    data: bytes
+    mime: str
+    source: str = ""
+
+    def __repr__(self) -> str:
+        return f"MediaFile({self.mime}, {len(self.data)} bytes)"
+
+
+def media_fields(schema: dict) -> dict[str, dict]:
+    """Input fields (name -> property) that take media: strings with format uri, or arrays of them."""
+    found = {}
+    for name, prop in schema.get("properties", {}).items():
+        target = prop.get("items", {}) if prop.get("type") == "array" else prop
+        if isinstance(target, dict) and target.get("format") == "uri":
+            found[name] = target
+    return found
+
+
+def resolve_media(schema: dict, values: dict, *, max_bytes: int) -> dict:
+    """A copy of `values` with every media field's string(s) replaced by MediaFile."""
+    out = dict(values)
+    for name, prop in media_fields(schema).items():
+        if name not in out or out[name] is None:
+            continue
+        value = out[name]
+        if isinstance(value, list):
+            out[name] = [load_media(f"{name}[{i}]", prop, v, max_bytes) for i, v in enumerate(value)]
+        else:
+            out[name] = load_media(name, prop, value, max_bytes)
+    return out
+
+
+def load_media(field: str, prop: dict, value: str, max_bytes: int) -> MediaFile:
+    cap = min(int(prop.get("x-max-bytes", max_bytes)), max_bytes)
+    if value.startswith("data:"):
+        media = _from_data_uri(field, value, cap)
+    else:
+        media = _from_loopback_url(field, value, cap)
+    _check_mime(field, prop, media)
+    return media
+
+
+def _from_data_uri(field: str, uri: str, cap: int) -> MediaFile:
+    header, sep, payload = uri[5:].partition(",")
+    if not sep:
+        raise validation_error(field, "malformed data URI (no comma)", "Use data:<mime>;base64,<data>.")
+    parts = header.split(";")
+    mime = (parts[0] or "text/plain").strip().lower()
+    is_base64 = "base64" in (p.strip().lower() for p in parts[1:])
+    approx = len(payload) * 3 // 4 if is_base64 else len(payload)
+    if approx > cap:
+        raise _too_large(field, approx, cap)
+    if is_base64:
+        try:
+            data = base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise validation_error(field, "the data URI is not valid base64",
+                                   "Encode the bytes with standard base64 (no line breaks).") from None
+    else:
+        data = urllib.parse.unquote_to_bytes(payload)
+    if len(data) > cap:
+        raise _too_large(field, len(data), cap)
+    return MediaFile(data, mime, "data-uri")
+
+
+def _from_loopback_url(field: str, url: str, cap: int) -> MediaFile:
+    import httpx
+
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise validation_error(field, f"{url[:60]!r} is neither a data URI nor an http(s) URL",
+                               "Send a data URI (data:image/png;base64,...) or an http(s) URL on loopback.")
+    if not _is_loopback(parsed.hostname):
+        raise ApiError(403, "SECURITY_VIOLATION",
+                       f"Input '{field}': the local server only fetches media from loopback addresses, "
+                       f"not {parsed.hostname}. Send the file as a data URI instead.",
+                       {"field": field, "host": parsed.hostname}, param=field)
+    try:
+        with httpx.Client(timeout=10.0, follow_redirects=False, trust_env=False) as client, \
+                client.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                raise validation_error(field, f"fetching {url} answered HTTP {resp.status_code}",
+                                       "Check that the URL serves the file.")
+            chunks, size = [], 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    raise _too_large(field, size, cap)
+                chunks.append(chunk)
+            mime = resp.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+    except httpx.HTTPError as exc:
+        raise validation_error(field, f"could not fetch {url}: {exc}", "Check that the URL is reachable.") from None
+    data = b"".join(chunks)
+    if mime in ("application/octet-stream", "binary/octet-stream"):
+        mime = sniff_mime(data) or mime
+    return MediaFile(data, mime, url)
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def accepted_types(prop: dict) -> list[str]:
+    accept = prop.get("x-accept")
+    if isinstance(accept, str):
+        accept = [a.strip() for a in accept.split(",")]
+    return [a.lower() for a in accept or [] if a]
+
+
+def _check_mime(field: str, prop: dict, media: MediaFile) -> None:
+    accept = accepted_types(prop)
+    if accept and not any(fnmatch.fnmatch(media.mime, pattern) for pattern in accept):
+        raise validation_error(field, f"media type {media.mime} is not accepted",
+                               f"Send one of: {', '.join(accept)}.")
+    signatures = _SIGNATURES.get(media.mime)
+    sniffed = sniff_mime(media.data)
+    if signatures and not media.data.startswith(signatures) or (
+            sniffed and media.mime.split("/")[0] == sniffed.split("/")[0] and sniffed != media.mime):
+        raise validation_error(field, f"the bytes are not {media.mime}"
+                               + (f" (they look like {sniffed})" if sniffed else ""),
+                               "Label the data with its real MIME type.")
+
+
+def sniff_mime(data: bytes) -> str | None:
+    for mime, sigs in _SIGNATURES.items():
+        if data.startswith(sigs):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"WAVE"):
+        return "image/webp" if data[8:12] == b"WEBP" else "audio/wav"
+    return None
+
+
+def _too_large(field: str, size: int, cap: int) -> ApiError:
+    return validation_error(field, f"{size:,} bytes is larger than the {cap:,}-byte limit",
+                            "Send a smaller file (downscale or compress it).")

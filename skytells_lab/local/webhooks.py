@@ -1,0 +1,159 @@
+"""Webhook dispatch: each transition POSTed to the prediction's webhook, signed, retried in the background."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import hmac
+import itertools
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from skytells_lab.local.errors import validation_error
+
+log = logging.getLogger("skytells_lab.local.webhooks")
+
+EVENTS = ("prediction.started", "prediction.succeeded", "prediction.failed", "prediction.cancelled")
+# the names older docs and the SDKs use for the same events
+_EVENT_SYNONYMS = {"started": "prediction.started", "start": "prediction.started",
+                   "processing": "prediction.started", "succeeded": "prediction.succeeded",
+                   "completed": "prediction.succeeded", "output": "prediction.succeeded",
+                   "failed": "prediction.failed", "cancelled": "prediction.cancelled",
+                   "canceled": "prediction.cancelled", "prediction.completed": "prediction.succeeded",
+                   "prediction.canceled": "prediction.cancelled"}
+
+
+def sign(body: bytes, secret: str) -> str:
+    """X-Skytells-Signature: lowercase hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def normalize_webhook(value) -> dict:
+    """`{url, events}` or a plain URL string -> `{url, events}` with events in the prediction.* names."""
+    if value is None:
+        return {"url": None, "events": []}
+    if isinstance(value, str):
+        value = {"url": value, "events": []}
+    if not isinstance(value, dict):
+        raise validation_error("webhook", "expected an object {url, events} or a URL string",
+                               'Send "webhook": {"url": "https://...", "events": ["prediction.succeeded"]}.')
+    url = value.get("url")
+    if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
+        raise validation_error("webhook.url", "expected an http(s) URL", "Send the full URL of your receiver.")
+    events = value.get("events") or []
+    if not isinstance(events, list):
+        raise validation_error("webhook.events", "expected a list of event names", f"Use names from {EVENTS}.")
+    names = []
+    for event in events:
+        name = _EVENT_SYNONYMS.get(event, event)
+        if name not in EVENTS:
+            raise validation_error("webhook.events", f"unknown event {event!r}", f"Use names from {EVENTS}.")
+        names.append(name)
+    return {"url": url, "events": names}
+
+
+@dataclass
+class Delivery:
+    url: str
+    event: str
+    body: bytes
+    delivery_id: str
+    attempt: int = 0
+
+
+class WebhookDispatcher:
+    """A scheduler thread hands due deliveries to a small pool; failures come back with backoff."""
+
+    def __init__(self, secret: str, *, body_format: str = "envelope", max_attempts: int = 5,
+                 backoff: float = 1.0, timeout: float = 10.0):
+        self.secret = secret
+        self.body_format = body_format
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self._heap: list[tuple[float, int, Delivery]] = []
+        self._seq = itertools.count()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._inflight = 0
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skytells-lab-webhook")
+        self._thread = threading.Thread(target=self._schedule, name="skytells-lab-webhooks", daemon=True)
+        self._client = None
+
+    def start(self) -> None:
+        import httpx
+
+        self._client = httpx.Client(timeout=self.timeout, trust_env=False)
+        self._thread.start()
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Deliver what is due within `grace` seconds, then stop."""
+        deadline = time.monotonic() + grace
+        with self._cond:
+            while (self._inflight or any(d <= time.monotonic() for d, _, _ in self._heap)) \
+                    and time.monotonic() < deadline:
+                self._cond.wait(0.05)
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(grace)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._client is not None:
+            self._client.close()
+
+    def emit(self, event: str, prediction: dict) -> None:
+        """Queue `event` for the prediction's webhook, if it has one that subscribes to the event."""
+        hook = prediction.get("webhook") or {}
+        if not hook.get("url") or (hook.get("events") and event not in hook["events"]):
+            return
+        if self.body_format == "envelope":
+            payload = {"type": event, "created_at": prediction.get("updated_at"), "data": prediction}
+        else:
+            payload = prediction
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        self._push(Delivery(hook["url"], event, body, str(uuid.uuid4())), time.monotonic())
+
+    def _push(self, delivery: Delivery, due: float) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (due, next(self._seq), delivery))
+            self._cond.notify_all()
+
+    def _schedule(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                due, _, delivery = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._inflight += 1
+                self._pool.submit(self._send, delivery)
+
+    def _send(self, delivery: Delivery) -> None:
+        delivery.attempt += 1
+        headers = {"Content-Type": "application/json", "User-Agent": "skytells-lab-local",
+                   "X-Skytells-Signature": sign(delivery.body, self.secret),
+                   "X-Skytells-Event": delivery.event, "X-Skytells-Delivery": delivery.delivery_id,
+                   "X-Skytells-Attempt": str(delivery.attempt)}
+        try:
+            ok = 200 <= self._client.post(delivery.url, content=delivery.body, headers=headers).status_code < 300
+        except Exception as exc:  # noqa: BLE001 - any transport failure is retried like a non-2xx
+            log.info("webhook %s to %s failed: %s", delivery.event, delivery.url, exc)
+            ok = False
+        with self._cond:
+            self._inflight -= 1
+            if not ok and delivery.attempt < self.max_attempts and not self._stopping:
+                due = time.monotonic() + self.backoff * 2 ** (delivery.attempt - 1)
+                heapq.heappush(self._heap, (due, next(self._seq), delivery))
+            elif not ok:
+                log.warning("webhook %s to %s dropped after %d attempts", delivery.event, delivery.url,
+                            delivery.attempt)
+            self._cond.notify_all()
