@@ -28,6 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
         api_key=args.api_key or os.environ.get("SKYTELLS_LAB_SERVER_KEY"),
         data_dir=args.data_dir,
         config=args.config,
+        dtype=args.dtype,
     )
     return 0
 
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    serve.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"],
+                       help="weights precision of the built-in models (float16/bfloat16 on a GPU)")
     serve.add_argument("--api-key", help="require this key (required off loopback; or SKYTELLS_LAB_SERVER_KEY)")
     serve.add_argument("--data-dir", help="predictions and outputs (default: SKYTELLS_LAB_HOME or the user data dir)")
     serve.add_argument("--config", help="TOML file adding models and aliases")

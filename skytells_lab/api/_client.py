@@ -82,6 +82,7 @@ class Skytells(_Namespaces, BaseClient):
 
     # ------------------------------------------------------------------ driving calls
     def _request(self, call: Call) -> Any:
+        self._check_budget(call)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -211,6 +212,7 @@ class AsyncSkytells(_Namespaces, BaseClient):
         return twin
 
     async def _request(self, call: Call) -> Any:
+        self._check_budget(call)
         started = time.monotonic()
         attempt = 0
         while True:

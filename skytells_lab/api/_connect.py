@@ -19,10 +19,11 @@ _REMOTE_ALIASES = {"remote", "skytells", "service", "api"}
 
 
 def connect(target: str | None = None, *, api_key: str | bool | None = None, base_url: str | None = None,
-            device: str = "auto", data_dir: Any = None, asynchronous: bool = False, **client_kw: Any):
+            device: str = "auto", dtype: str | None = None, data_dir: Any = None, asynchronous: bool = False,
+            **client_kw: Any):
     """A client for the service (a key is set) or the embedded local server (no key, or ``"local"``).
 
-    ``connect()``, ``connect("local", device="cuda")``, ``connect("https://api.skytells.ai/v1")``,
+    ``connect()``, ``connect("local", device="cuda", dtype="float16")``, ``connect("https://api.skytells.ai/v1")``,
     ``connect(api_key=True)`` to type the key at a hidden prompt. ``asynchronous=True`` returns an
     :class:`AsyncSkytells`.
     """
@@ -44,8 +45,8 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
         from skytells_lab import local
 
         # the shared server lives on the default data dir; another data dir gets a server of its own
-        srv = local.shared_server(device=device) if data_dir is None else local.start_server(
-            data_dir=data_dir, device=device)
+        srv = local.shared_server(device=device, dtype=dtype) if data_dir is None else local.start_server(
+            data_dir=data_dir, device=device, dtype=dtype)
         return cls(getattr(srv, "api_key", None), srv.url, local=True, **client_kw)
 
     url = url or DEFAULT_BASE_URL

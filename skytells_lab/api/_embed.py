@@ -84,6 +84,19 @@ def _as_texts(texts: Iterable[str] | str) -> list[str]:
 
 async def embed_async(client: Any, texts: Iterable[str] | str, model: str | None = None, *, batch_size: int = 256,
                       concurrency: int = 4, dimensions: int | None = None, progress: bool | None = None):
+    """Through the persistent cache (``client.cache``): only texts not embedded before are sent."""
+    from skytells_lab.notebook.session import embed_with_cache
+
+    items = _as_texts(texts)
+    model = model or client.default_embedding_model
+    return await embed_with_cache(client, items, model, dimensions, lambda missing: _embed_uncached(
+        client, missing, model, batch_size=batch_size, concurrency=concurrency, dimensions=dimensions,
+        progress=progress))
+
+
+async def _embed_uncached(client: Any, texts: Iterable[str] | str, model: str | None = None, *,
+                          batch_size: int = 256, concurrency: int = 4, dimensions: int | None = None,
+                          progress: bool | None = None):
     import numpy as np
 
     items = _as_texts(texts)

@@ -167,6 +167,9 @@ class BaseClient:
         self._state = SharedState()
         self._owns_http = True
         self._origin = _origin(self.base_url)
+        # every call, for client.ledger (skytells_lab.notebook.ledger reads this log lazily)
+        self._state.call_log = []
+        self.add_observer(lambda record, log=self._state.call_log: log.append((time.time(), record)))
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -193,6 +196,34 @@ class BaseClient:
     @property
     def default_image_model(self) -> str:
         return "digits-diffusion" if self.is_local else "truefusion"
+
+    # ------------------------------------------------------------------ notebook layer (skytells_lab.notebook)
+    @property
+    def cache(self):
+        """The persistent result cache (embeddings, seeded predictions): ``.disable()``, ``.enable()``, ``.clear()``."""
+        from skytells_lab.notebook.session import cache_for
+
+        return cache_for(self)
+
+    @property
+    def ledger(self):
+        """Every call this client made: ``.frame()``, ``.summary()`` per model, ``.credits()``."""
+        from skytells_lab.notebook.session import ledger_for
+
+        return ledger_for(self)
+
+    def budget(self, credits: float | None):
+        """Refuse calls that would spend more than ``credits`` from now on (BudgetExceeded, nothing sent);
+        ``budget(None)`` removes it; ``with client.budget(credits=...):`` limits a block."""
+        from skytells_lab.notebook.session import set_budget
+
+        return set_budget(self, credits)
+
+    def _check_budget(self, call: Call) -> None:
+        if getattr(self._state, "notebook_budget", None) is not None:
+            from skytells_lab.notebook.session import check_budget
+
+            check_budget(self, call.kind, call.model, call.json)
 
     def add_observer(self, fn: Callable[[CallRecord], None]) -> Callable[[CallRecord], None]:
         """Call ``fn(CallRecord)`` after every API call; returns ``fn`` (usable as a decorator)."""
@@ -386,4 +417,5 @@ def _call_record(call: Call, latency: float, result: Any, error: E.SkytellsError
         credits_used=(billing or {}).get("credits_used") if isinstance(billing, dict) else None,
         request_id=(error.request_id if error else None) or request_id or body.get("request_id"),
         ok=error is None,
+        prediction_id=str(body["id"]) if call.kind.startswith("predictions") and body.get("id") else None,
     )

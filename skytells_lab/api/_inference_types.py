@@ -67,6 +67,17 @@ class ChatCompletion(_Wire):
             return "".join(p.get("text", "") for p in content if isinstance(p, dict))
         return content or ""
 
+    def frame(self):
+        """One row per choice: text, finish_reason, usage and flattened safety columns (pandas)."""
+        from skytells_lab.notebook.frames import chat_frame
+
+        return chat_frame(self)
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import chat_html
+
+        return chat_html(self)
+
     def __repr__(self) -> str:
         finish = self.choices[0].finish_reason if self.choices else None
         tokens = f", tokens={self.usage.total_tokens}" if self.usage and self.usage.total_tokens else ""
@@ -163,6 +174,17 @@ class Response(_Wire):
 
     text = output_text
 
+    def frame(self):
+        """One row per output item: text, status, usage and flattened safety columns (pandas)."""
+        from skytells_lab.notebook.frames import responses_frame
+
+        return responses_frame(self)
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import response_html
+
+        return response_html(self)
+
     def __repr__(self) -> str:
         return f"Response({self.model!r}, {_clip(self.output_text)!r}, status={self.status!r})"
 
@@ -221,6 +243,17 @@ class EmbeddingResponse(_Wire):
             vectors=vectors,
             raw={k: v for k, v in body.items() if k != "data"},
         )
+
+    def frame(self, texts: Any):
+        """The embedded ``texts`` as a DataFrame, the vectors kept as one float32 matrix (``df.skytells.vectors()``)."""
+        from skytells_lab.notebook.frames import embeddings_frame
+
+        return embeddings_frame(texts, self)
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import embedding_html
+
+        return embedding_html(self)
 
     def __repr__(self) -> str:
         shape = getattr(self.vectors, "shape", None)

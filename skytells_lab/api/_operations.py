@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 
+from skytells_lab.api import _media
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
 from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
@@ -97,9 +98,25 @@ def _fields(fields: Any) -> str | None:
 # --------------------------------------------------------------------------- predictions
 
 
+def prepare_input(client: Any, model: str, input: dict | None) -> Op:
+    """Media objects (PIL, numpy, paths, bytes) in ``input`` as data URIs; the model's input schema is
+    fetched (once per client) only when a value needs it (a path string, or a media object's size cap)."""
+    input = dict(input or {})
+    if not _media.needs_schema(input):
+        return _media.coerce_input(input, None)
+    schemas = client._state.__dict__.setdefault("input_schemas", {})
+    if model not in schemas:
+        try:
+            schemas[model] = (yield from get_model(model, fields=["input_schema"])).input_schema
+        except E.SkytellsError:
+            schemas[model] = None  # the create call reports an unknown model in its own words
+    return _media.coerce_input(input, lambda: schemas[model])
+
+
 def create_prediction(client: Any, model: str, input: dict | None, *, webhook: Any = None, stream: bool = False,
                       await_: bool = False, timeout: float | None = None, **extra: Any) -> Op:
-    body: dict[str, Any] = {"model": model, "input": dict(input or {}), **extra}
+    input = yield from prepare_input(client, model, input)
+    body: dict[str, Any] = {"model": model, "input": input, **extra}
     if webhook is not None:
         body["webhook"] = {"url": webhook} if isinstance(webhook, str) else webhook
     if stream:
@@ -180,10 +197,23 @@ def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, 
 
 def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
         poll_interval: float = 0.5, **create_kw: Any) -> Op:
+    input = yield from prepare_input(client, model, input)
+    # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
+    seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
+    if seeded:
+        from skytells_lab.notebook.session import cached_prediction
+
+        hit = cached_prediction(client, model, input)
+        if hit is not None:
+            return hit
     prediction = yield from create_prediction(client, model, input, **create_kw)
     prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)
+    if seeded:
+        from skytells_lab.notebook.session import store_prediction
+
+        store_prediction(client, model, input, prediction)
     return prediction
 
 

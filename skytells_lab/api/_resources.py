@@ -11,7 +11,14 @@ from typing import Any
 
 from skytells_lab.api import _operations as ops
 from skytells_lab.api._http import Call
+from skytells_lab.api._media import coerce_messages, coerce_response_input
 from skytells_lab.api._sse import ChatDecoder, ResponseDecoder
+
+
+def _is_async(client: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(client._execute)
 
 
 class _Resource:
@@ -26,6 +33,14 @@ class Models(_Resource):
     def list(self, type: str | None = None, fields: Any = None):
         """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas."""
         return self._client._execute(ops.list_models(type, fields))
+
+    def frame(self, type: str | None = None, *, schemas: bool = False):
+        """The catalog as a pandas DataFrame (type, pricing, capabilities); awaitable on AsyncSkytells."""
+        from skytells_lab.notebook import frames
+
+        if _is_async(self._client):
+            return frames.models_frame_async(self._client, type, schemas=schemas)
+        return frames.models_frame(self._client, type, schemas=schemas)
 
     def get(self, slug: str, fields: Any = None):
         """One model by slug (``/models/{slug}``, falling back to the SDKs' ``/model/{slug}``)."""
@@ -58,6 +73,15 @@ class Predictions(_Resource):
 
         return self._client._iterate_pages(page_op)
 
+    def frame(self, *, model: str | None = None, since: Any = None, until: Any = None, status: Any = None,
+              limit: int | None = None, per_page: int = 50):
+        """Every matching prediction, all pages, as a pandas DataFrame; awaitable on AsyncSkytells."""
+        from skytells_lab.notebook import frames
+
+        fn = frames.predictions_frame_async if _is_async(self._client) else frames.predictions_frame
+        return fn(self._client, model=model, since=since, until=until, status=status, limit=limit,
+                  per_page=per_page)
+
     def cancel(self, id: str):
         return self._client._execute(ops.cancel_prediction(self._client, id))
 
@@ -73,6 +97,7 @@ class ChatCompletions(_Resource):
     def create(self, *, model: str | None = None, messages: list, stream: bool = False, **params: Any):
         """A ChatCompletion, or with ``stream=True`` a ChatStream of chunks (``.text``, ``.final()``)."""
         model = model or self._client.default_chat_model
+        messages = coerce_messages(messages)
         if not stream:
             return self._client._execute(ops.chat_completion(model, messages, params))
         call = Call("POST", "/chat/completions", kind="chat.completions", inference=True, model=model, stream=True,
@@ -90,6 +115,7 @@ class Responses(_Resource):
     def create(self, *, model: str | None = None, input: Any, stream: bool = False, **params: Any):
         """A Response, or with ``stream=True`` a ResponseStream of typed events (``.type``)."""
         model = model or self._client.default_chat_model
+        input = coerce_response_input(input)
         if not stream:
             return self._client._execute(ops.response(model, input, params))
         call = Call("POST", "/responses", kind="responses", inference=True, model=model, stream=True,

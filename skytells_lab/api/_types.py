@@ -95,6 +95,11 @@ class Model(_Wire):
         """What to pass as ``model=``: the namespace, else the name."""
         return self.namespace or self.name
 
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import model_html
+
+        return model_html(self)
+
     def __repr__(self) -> str:
         price = ""
         if self.pricing and self.pricing.amount is not None:
@@ -231,6 +236,11 @@ class Prediction(_Wire):
         """The outputs as PIL images, fetched through the same client (auth only to the API's own host)."""
         return self._bound()._images(self)
 
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import prediction_html
+
+        return prediction_html(self)
+
     def __repr__(self) -> str:
         bits = [repr(self.id), f"status={str(self.status)!r}", f"model={self.model!r}"]
         if self.outputs:
@@ -283,6 +293,11 @@ class PredictionPage(_Wire):
     def __getitem__(self, index: int) -> Prediction:
         return self.data[index]
 
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import page_html
+
+        return page_html(self)
+
     def __repr__(self) -> str:
         total = f" of {self.total}" if self.total is not None else ""
         last = f"/{self.last_page}" if self.last_page is not None else ""
@@ -324,6 +339,7 @@ class CallRecord:
     credits_used: float | None = None
     request_id: str | None = None
     ok: bool = True
+    prediction_id: str | None = None  # lets the ledger count a prediction's credits once
 
 
 class WebhookEvent(_Wire):

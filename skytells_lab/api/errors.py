@@ -58,6 +58,11 @@ class SkytellsError(Exception):
         suffix = f" ({', '.join(where)})" if where else ""
         return f"[{self.error_id}] {self.message}{suffix}"
 
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import error_html
+
+        return error_html(self)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(error_id={self.error_id!r}, http_status={self.http_status!r}, message={self.message!r})"
 

@@ -44,8 +44,8 @@ class ServerState:
     predictions: PredictionService
     inference: InferenceService
     device: str
-    api_key: str | None
-    rate_limiter: RateLimiter
+    api_key: str | None = field(repr=False)  # a repr (a notebook cell, a log line) never shows the key
+    rate_limiter: RateLimiter = field(repr=False)
     started: float = field(default_factory=time.time)
     recovered: list[str] = field(default_factory=list)
 
@@ -153,9 +153,11 @@ def create_app(state: ServerState) -> FastAPI:
 
     @open_routes.get("/files/{prediction_id}/{filename}", tags=["files"])
     async def files(prediction_id: str, filename: str):
+        root = state.store.outputs_root.resolve()
         folder = state.store.outputs_dir(prediction_id).resolve()
         path = (folder / filename).resolve()
-        if path.parent != folder or not path.is_file():
+        # both segments must stay where they point: `..` or `.` (sent percent-encoded) must not climb out
+        if folder.parent != root or path.parent != folder or not path.is_file():
             raise ApiError(404, "FILE_NOT_FOUND", f"No output file {filename!r} for prediction {prediction_id}.",
                            response="File not found")
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")

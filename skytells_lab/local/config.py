@@ -6,6 +6,7 @@ api_key = "sk-local-..."        # require this key (also --api-key); required of
 webhook_secret = "..."           # signs webhooks instead of the api key
 webhook_format = "envelope"      # or "prediction" (the bare prediction object as the body)
 webhook_max_attempts = 5         # retries with exponential backoff
+webhook_allow_private = false    # allow private/link-local webhook targets (loopback: only on a loopback bind)
 workers = 1                      # prediction worker threads
 await_timeout = 300              # seconds `await: true` holds a request at most
 max_body_bytes = 26214400        # bigger request bodies answer 413
@@ -47,11 +48,12 @@ CATALOG_OVERRIDES = ("name", "description", "pricing", "privacy", "vendor", "bil
 
 @dataclass
 class ServerConfig:
-    api_key: str | None = None
-    webhook_secret: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # secrets stay out of reprs and logs
+    webhook_secret: str | None = field(default=None, repr=False)
     webhook_format: str = "envelope"
     webhook_max_attempts: int = 5
     webhook_backoff: float = 1.0
+    webhook_allow_private: bool = False
     workers: int = 1
     await_timeout: float = 300.0
     max_body_bytes: int = 25 * 1024 * 1024

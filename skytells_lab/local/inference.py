@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 
 from skytells_lab.local.catalog import Catalog, credits_for
@@ -126,10 +128,68 @@ async def _deltas(generation, stopped: threading.Event) -> AsyncIterator[str]:
         stopped.set()
 
 
+class _StopFlag(threading.Event):
+    """A generation's stop flag. The runner polls it (`cancelled=flag.poll`) from the thread that runs the
+    model, which the flag remembers so that shutdown can wait for that thread."""
+
+    thread: threading.Thread | None = None
+
+    def poll(self) -> bool:
+        self.thread = threading.current_thread()
+        return self.is_set()
+
+
+def _model_work(method):
+    """Count a call as model work in a server thread: `InferenceService.halt()` waits for it."""
+
+    @functools.wraps(method)
+    def counted(self, *args, **kwargs):
+        with self._idle:
+            self._busy += 1
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            with self._idle:
+                self._busy -= 1
+                self._idle.notify_all()
+
+    return counted
+
+
 class InferenceService:
     def __init__(self, catalog: Catalog, store: Store, config: ServerConfig, check_budget: Callable[[], None]):
         self.catalog, self.store, self.config = catalog, store, config
         self.check_budget = check_budget
+        self._idle = threading.Condition()
+        self._busy = 0
+        self._flags: weakref.WeakSet[_StopFlag] = weakref.WeakSet()
+
+    def _stop_flag(self) -> _StopFlag:
+        flag = _StopFlag()
+        with self._idle:
+            self._flags.add(flag)
+        return flag
+
+    def halt(self, timeout: float = 10.0) -> bool:
+        """Stop every generation at its next token and wait (up to `timeout` s) until no model work runs in
+        a server thread. For shutdown: a daemon thread still inside torch when the interpreter finalizes
+        aborts the process ("FATAL: exception not rethrown"). True when everything ended in time."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            flags = list(self._flags)
+        for flag in flags:
+            flag.set()
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, max(0.0, deadline - time.monotonic()))
+        # a generation still in its prompt pass has not polled its flag (shown its thread) yet: a moment
+        grace = min(deadline, time.monotonic() + 1.0)
+        while any(f.thread is None for f in flags) and time.monotonic() < grace:
+            time.sleep(0.02)
+        for flag in flags:
+            if flag.thread is not None and flag.thread is not threading.current_thread():
+                flag.thread.join(max(0.0, deadline - time.monotonic()))
+        with self._idle:
+            return self._busy == 0 and not any(f.thread is not None and f.thread.is_alive() for f in flags)
 
     def _runner(self, body: dict, method: str, what: str):
         model = body.get("model")
@@ -159,6 +219,7 @@ class InferenceService:
 
     # chat completions ---------------------------------------------------------------------------
 
+    @_model_work
     def chat_prepare(self, body: dict):
         """Validate, load, classify the prompt and start generating (in a worker thread)."""
         resolved = self._runner(body, "generate", "chat completions")
@@ -167,10 +228,11 @@ class InferenceService:
         params = self._generation_params(body, "max_tokens")
         resolved.runner.load()
         prompt_results = _safety("\n".join(m["content"] for m in messages if m["role"] != "assistant"))
-        stopped = threading.Event()
-        generation = resolved.runner.generate(messages, cancelled=stopped.is_set, **params)
+        stopped = self._stop_flag()
+        generation = resolved.runner.generate(messages, cancelled=stopped.poll, **params)
         return resolved, generation, prompt_results, stopped
 
+    @_model_work
     def chat_complete(self, body: dict) -> dict:
         resolved, generation, prompt_results, _ = self.chat_prepare(body)
         text = "".join(generation)
@@ -224,6 +286,7 @@ class InferenceService:
 
     # responses ----------------------------------------------------------------------------------
 
+    @_model_work
     def responses_prepare(self, body: dict):
         resolved = self._runner(body, "generate", "the responses API")
         vision = "vision" in resolved.entry.get("capabilities", [])
@@ -253,8 +316,8 @@ class InferenceService:
         resolved.runner.load()
         prompt_text = "\n".join(m["content"] for m in run_messages if m["role"] != "assistant")
         prompt_results = _safety(prompt_text)
-        stopped = threading.Event()
-        generation = resolved.runner.generate(run_messages, cancelled=stopped.is_set, **params)
+        stopped = self._stop_flag()
+        generation = resolved.runner.generate(run_messages, cancelled=stopped.poll, **params)
         base = {"id": "resp_" + secrets.token_hex(16), "object": "response", "created_at": int(time.time()),
                 "status": "in_progress", "model": body["model"], "instructions": instructions,
                 "store": bool(body.get("store", False)), "output": [], "usage": None, "error": None,
@@ -265,6 +328,7 @@ class InferenceService:
                 "text": {"format": {"type": "text"}}, "reasoning": None, "user": body.get("user")}
         return resolved, generation, prompt_results, stopped, base, messages, len(prompt_text)
 
+    @_model_work
     def _finish_response(self, prepared, text: str) -> dict:
         resolved, generation, prompt_results, _, base, messages, prompt_len = prepared
         completion_results = filter_results(classify([text])[0], "completion")
@@ -285,6 +349,7 @@ class InferenceService:
             self.store.save_response(response, messages + [{"role": "assistant", "content": text}])
         return response
 
+    @_model_work
     def responses_create(self, body: dict) -> dict:
         prepared = self.responses_prepare(body)
         return self._finish_response(prepared, "".join(prepared[1]))
@@ -327,6 +392,7 @@ class InferenceService:
 
     # embeddings ---------------------------------------------------------------------------------
 
+    @_model_work
     def embeddings(self, body: dict) -> dict:
         resolved = self._runner(body, "embed", "embeddings")
         raw = body.get("input")

@@ -114,6 +114,7 @@ class PredictionService:
         self.signals = TerminalSignals()
         self.worker = PredictionWorker(store, device, self._on_transition, config.workers)
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self.webhook_allow_loopback = True  # build_state: False when the server is bound off loopback
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -177,7 +178,8 @@ class PredictionService:
         schema = resolved.entry.get("input_schema") or {"type": "object", "properties": {}}
         values, ignored = validate_input(schema, body["input"], ignore_unknown=resolved.via_alias)
         runner_input = resolve_media(schema, values, max_bytes=self.config.max_media_bytes)
-        webhook = normalize_webhook(body.get("webhook"))
+        webhook = normalize_webhook(body.get("webhook"), allow_private=self.config.webhook_allow_private,
+                                    allow_loopback=self.webhook_allow_loopback)
         now = time.time()
         metadata = {}
         if resolved.via_alias:

@@ -9,6 +9,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def _webhook_secret(config: ServerConfig, api_key: str | None, data_dir: Path) -
 
 
 def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runners=None, host="127.0.0.1",
-                public_url: str):
+                public_url: str, dtype=None):
     """Assemble store, catalog, services and dispatcher (nothing runs until the app starts)."""
     from skytells_lab.local.app import ServerState
     from skytells_lab.local.catalog import Catalog
@@ -80,7 +81,7 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     if runners is None:
         from skytells_lab.local.runners import default_runners
 
-        runners = default_runners(device)
+        runners = default_runners(device, dtype)
     runners = list(runners)
     if cfg.models:
         from skytells_lab.local.runners import build_runner
@@ -92,6 +93,7 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     dispatcher = WebhookDispatcher(_webhook_secret(cfg, api_key, data_dir), body_format=cfg.webhook_format,
                                    max_attempts=cfg.webhook_max_attempts, backoff=cfg.webhook_backoff)
     predictions = PredictionService(store, catalog, cfg, device, dispatcher, public_url)
+    predictions.webhook_allow_loopback = is_loopback_host(host)
     inference = InferenceService(catalog, store, cfg, predictions.check_budget)
     return ServerState(config=cfg, store=store, catalog=catalog, dispatcher=dispatcher, predictions=predictions,
                        inference=inference, device=device, api_key=api_key,
@@ -137,11 +139,20 @@ class LocalServer:
         return self._thread.is_alive()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish open requests (up to a few seconds), stop the worker and webhooks, close the store."""
+        """Finish open requests (up to a few seconds), stop the worker and webhooks, close the store.
+
+        Running chat generations are stopped at their next token first, so the requests serving them end
+        normally instead of being cancelled by uvicorn with their threads still inside torch; then this
+        waits for any model work left in server threads (a daemon thread in torch when the interpreter
+        finalizes aborts it with "FATAL: exception not rethrown")."""
         with self._stop_lock:
+            deadline = time.monotonic() + timeout
+            inference = self.state.inference
             if self._thread.is_alive():
                 self._server.should_exit = True
-                self._thread.join(timeout)
+                inference.halt(timeout / 2)
+                self._thread.join(max(0.0, deadline - time.monotonic()))
+            inference.halt(max(1.0, deadline - time.monotonic()))
             _LIVE.discard(self)
 
     def __enter__(self):
@@ -156,7 +167,7 @@ class LocalServer:
 
 
 def start_server(data_dir=None, api_key=None, device="auto", config=None, host="127.0.0.1", port=0,
-                 runners=None, *, log_level: str = "warning") -> LocalServer:
+                 runners=None, *, dtype=None, log_level: str = "warning") -> LocalServer:
     """Start the server in a background thread on `host:port` (0: a free port); return once it answers."""
     import uvicorn
 
@@ -169,7 +180,7 @@ def start_server(data_dir=None, api_key=None, device="auto", config=None, host="
         sock.bind((host, port))
         port = sock.getsockname()[1]
         state = build_state(data_dir=data_dir, api_key=api_key, device=device, config=config, runners=runners,
-                            host=host, public_url=f"http://{_url_host(host)}:{port}")
+                            host=host, public_url=f"http://{_url_host(host)}:{port}", dtype=dtype)
     except BaseException:
         sock.close()
         raise
@@ -188,26 +199,27 @@ def start_server(data_dir=None, api_key=None, device="auto", config=None, host="
     return local
 
 
-def shared_server(device: str = "auto") -> LocalServer:
+def shared_server(device: str = "auto", dtype=None) -> LocalServer:
     """One server per process (what `connect()` uses), started on the first call, on the default data dir."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None or not _SHARED.running:
-            _SHARED = start_server(device=device)
+            _SHARED = start_server(device=device, dtype=dtype)
         elif device not in ("auto", _SHARED.device):
             log.warning("the shared local server already runs on %s; ignoring device=%r", _SHARED.device, device)
         return _SHARED
 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8000, device: str = "auto", api_key: str | None = None,
-                  data_dir: str | os.PathLike | None = None, config: str | os.PathLike | dict | None = None) -> None:
+                  data_dir: str | os.PathLike | None = None, config: str | os.PathLike | dict | None = None,
+                  dtype: str | None = None) -> None:
     """Serve in the foreground until Ctrl-C / SIGTERM (`skytells-lab serve`)."""
     import uvicorn
 
     from skytells_lab.local.app import create_app
 
     state = build_state(data_dir=data_dir, api_key=api_key, device=device, config=config, host=host,
-                        public_url=f"http://{_url_host(host)}:{port}")
+                        public_url=f"http://{_url_host(host)}:{port}", dtype=dtype)
     print(f"skytells-lab local server: http://{_url_host(host)}:{port}/v1  device={state.device}  "
           f"data={state.store.data_dir}  models={', '.join(state.catalog.slugs)}"
           + ("  (api key required)" if state.api_key else ""), flush=True)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import heapq
 import hmac
+import ipaddress
 import itertools
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -33,8 +35,48 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def normalize_webhook(value) -> dict:
-    """`{url, events}` or a plain URL string -> `{url, events}` with events in the prediction.* names."""
+def _target_addresses(host: str) -> list:
+    """The IP addresses a webhook host stands for (resolved now); [] when it cannot be resolved."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]").split("%")[0])]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return []  # unresolvable now: the delivery will fail and be retried like any unreachable receiver
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def check_target(url: str, *, allow_private: bool = False, allow_loopback: bool = True) -> None:
+    """Refuse a webhook URL whose host is a private, link-local or otherwise non-global address (SSRF),
+    unless `allow_private`; loopback addresses only when `allow_loopback` (a loopback-bound server)."""
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        host = None
+    if not host:
+        raise validation_error("webhook.url", "the URL has no host", "Send the full URL of your receiver.")
+    for address in _target_addresses(host):
+        if getattr(address, "ipv4_mapped", None) is not None:
+            address = address.ipv4_mapped
+        if address.is_loopback:
+            if allow_loopback or allow_private:
+                continue
+            raise validation_error("webhook.url", f"{host} is a loopback address",
+                                   "This server is not bound to loopback; send a public receiver URL.")
+        if not address.is_global and not allow_private:
+            raise validation_error("webhook.url", f"{host} is a private, link-local or reserved address",
+                                   "Send a public receiver URL, or set [server] webhook_allow_private = true.")
+
+
+def normalize_webhook(value, *, allow_private: bool = False, allow_loopback: bool = True) -> dict:
+    """`{url, events}` or a plain URL string -> `{url, events}` with events in the prediction.* names.
+
+    The URL must be http(s); private and link-local targets are refused unless `allow_private`, loopback
+    ones unless `allow_loopback` (see :func:`check_target`)."""
     if value is None:
         return {"url": None, "events": []}
     if isinstance(value, str):
@@ -45,6 +87,8 @@ def normalize_webhook(value) -> dict:
     url = value.get("url")
     if url is not None and (not isinstance(url, str) or not url.startswith(("http://", "https://"))):
         raise validation_error("webhook.url", "expected an http(s) URL", "Send the full URL of your receiver.")
+    if url is not None:
+        check_target(url, allow_private=allow_private, allow_loopback=allow_loopback)
     events = value.get("events") or []
     if not isinstance(events, list):
         raise validation_error("webhook.events", "expected a list of event names", f"Use names from {EVENTS}.")

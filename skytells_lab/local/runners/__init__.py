@@ -49,9 +49,11 @@ _OPTIONS = {
 }
 
 
-def default_runners(device: str = "auto") -> list[Runner]:
-    """The three built-in models: embeddings, chat and the digits image model. Nothing is loaded yet."""
-    return [shared_embedder(device), TransformersChatRunner(device=device), DigitsDiffusionRunner(device=device)]
+def default_runners(device: str = "auto", dtype: Any = None) -> list[Runner]:
+    """The three built-in models: embeddings, chat and the digits image model. Nothing is loaded yet.
+    ``dtype`` (float32, float16, bfloat16) applies to all three, e.g. for GPU parity runs."""
+    return [shared_embedder(device, dtype), TransformersChatRunner(device=device, dtype=dtype),
+            DigitsDiffusionRunner(device=device, dtype=dtype)]
 
 
 def build_runner(spec: dict[str, Any], device: str = "auto") -> Runner:

@@ -104,6 +104,11 @@ def diffusers_dtype_kwargs(dtype: Any) -> dict:
     return {key: torch_dtype(dtype)}
 
 
+# One load at a time in a process: concurrent first imports of transformers/diffusers modules and concurrent
+# weight materialization race each other ("cannot import name ...", "Cannot copy out of meta tensor").
+_LOAD_LOCK = threading.RLock()
+
+
 def hub_offline() -> bool:
     """Whether the Hugging Face libraries are told not to reach the network."""
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
@@ -157,7 +162,6 @@ class Runner:
         self._requested_device = device
         self._device: str | None = None if device in (None, "", "auto") else str(device)
         self.dtype = dtype_name(dtype)
-        self._load_lock = threading.Lock()
         self._loaded = False
         self.load_seconds: float | None = None
 
@@ -174,7 +178,7 @@ class Runner:
     def load(self) -> None:
         if self._loaded:
             return
-        with self._load_lock:
+        with _LOAD_LOCK:
             if not self._loaded:
                 import time
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .base import EmbeddingRunner, hub_offline, torch_dtype
+from .base import EmbeddingRunner, dtype_name, hub_offline, torch_dtype
 
 if TYPE_CHECKING:
     import numpy as np
@@ -138,11 +138,11 @@ def _check_texts(texts) -> list[str]:
     return texts
 
 
-_SHARED: dict[str, SentenceTransformerRunner] = {}
+_SHARED: dict[tuple[str, str], SentenceTransformerRunner] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_embedder(device: str | None = None) -> SentenceTransformerRunner:
+def shared_embedder(device: str | None = None, dtype: Any = None) -> SentenceTransformerRunner:
     """The process's all-MiniLM-L6-v2 runner for ``device``, made once (the catalog model and the safety filter
     share it). With no device: the one already made (a loaded one first), else a new one on ``"auto"``."""
     with _SHARED_LOCK:
@@ -151,6 +151,7 @@ def shared_embedder(device: str | None = None) -> SentenceTransformerRunner:
             if made:
                 return made[0]
             device = "auto"
-        if device not in _SHARED:
-            _SHARED[device] = SentenceTransformerRunner(device=device)
-        return _SHARED[device]
+        key = (device, dtype_name(dtype))
+        if key not in _SHARED:
+            _SHARED[key] = SentenceTransformerRunner(device=device, dtype=dtype)
+        return _SHARED[key]

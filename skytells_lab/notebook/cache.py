@@ -1,0 +1,243 @@
+"""A persistent, content-addressed result cache in sqlite: (kind, backend, model, request) -> result.
+
+Keys are SHA-256 digests of a canonical JSON of what determines the result (the backend's URL, the
+model, the input and the parameters), so neither keys nor rows hold key material. The database runs
+in WAL mode with a busy timeout and every write is one short transaction, so two notebooks (two
+processes) can read and write the same cache at once. Values are bytes: JSON for predictions and
+chat, raw float32 for embedding vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Cache", "cache_key", "data_home", "default_cache_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, model TEXT, value BLOB NOT NULL, created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
+"""
+_BATCH = 500  # sqlite's host-parameter limit is 999 on old builds
+
+
+def data_home() -> Path:
+    """``SKYTELLS_LAB_HOME``, else the platform's user data dir for skytells-lab."""
+    env = os.environ.get("SKYTELLS_LAB_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("skytells-lab", appauthor=False))
+
+
+def default_cache_path() -> Path:
+    return data_home() / "cache.db"
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-able form with sorted keys; numpy scalars and tuples included."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def cache_key(kind: str, model: str | None, request: Any, *, backend: str = "") -> str:
+    """Hex SHA-256 of what determines a result. ``backend`` is a base URL, never a key."""
+    blob = json.dumps([kind, backend, model, _canonical(request)], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class Cache:
+    """Content-addressed results on disk, shared by every client and process on the machine.
+
+    >>> cache = Cache()            # SKYTELLS_LAB_HOME/cache.db
+    >>> cache.disable(); cache.enable(); cache.clear()
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, enabled: bool | None = None,
+                 timeout: float = 60.0):
+        self.path = Path(path) if path is not None else default_cache_path()
+        # SKYTELLS_LAB_CACHE=0 (or off/false/no) starts every cache switched off
+        if enabled is None:
+            enabled = os.environ.get("SKYTELLS_LAB_CACHE", "1").strip().lower() not in ("0", "off", "false", "no")
+        self.enabled = enabled
+        self.timeout = timeout
+        self.hits = 0
+        self.misses = 0
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    # connection per thread and per process: a sqlite connection must not cross a fork
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None and self._local.pid == os.getpid():
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+        self._retry(lambda: conn.execute("PRAGMA journal_mode=WAL"))
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self._retry(lambda: conn.executescript(_SCHEMA))
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def _retry(self, op):
+        """Run ``op``; a 'database is locked' that outlived the busy timeout is retried until ``timeout``."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.01
+        while True:
+            try:
+                return op()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+
+    # ------------------------------------------------------------------ switches
+
+    def disable(self) -> Cache:
+        """Stop reading and writing (the entries stay on disk)."""
+        self.enabled = False
+        return self
+
+    def enable(self) -> Cache:
+        self.enabled = True
+        return self
+
+    def clear(self, kind: str | None = None) -> int:
+        """Delete every entry (or those of one kind); returns how many were deleted."""
+        db = self._db()
+        if kind is None:
+            return self._retry(lambda: db.execute("DELETE FROM entries").rowcount)
+        return self._retry(lambda: db.execute("DELETE FROM entries WHERE kind = ?", (kind,)).rowcount)
+
+    # ------------------------------------------------------------------ raw access by key
+
+    def get(self, key: str) -> bytes | None:
+        if not self.enabled:
+            return None
+        return self.get_many([key]).get(key)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """The stored values of those ``keys`` that are present."""
+        keys = list(dict.fromkeys(keys))
+        if not self.enabled or not keys:
+            return {}
+        db = self._db()
+        found: dict[str, bytes] = {}
+        for start in range(0, len(keys), _BATCH):
+            chunk = keys[start : start + _BATCH]
+            sql = f"SELECT key, value FROM entries WHERE key IN ({','.join('?' * len(chunk))})"
+            rows = self._retry(lambda sql=sql, chunk=chunk: db.execute(sql, chunk).fetchall())
+            found.update((k, bytes(v)) for k, v in rows)
+        with self._lock:
+            self.hits += len(found)
+            self.misses += len(keys) - len(found)
+        return found
+
+    def set(self, key: str, value: bytes, *, kind: str = "", model: str | None = None) -> None:
+        self.set_many([(key, value)], kind=kind, model=model)
+
+    def set_many(self, items: Iterable[tuple[str, bytes]], *, kind: str = "", model: str | None = None) -> None:
+        if not self.enabled:
+            return
+        now = time.time()
+        rows = [(k, kind, model, sqlite3.Binary(v), now) for k, v in items]
+        if not rows:
+            return
+        db = self._db()
+
+        def write():
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT OR REPLACE INTO entries (key, kind, model, value, created) VALUES (?, ?, ?, ?, ?)", rows
+                )
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+        self._retry(write)
+
+    # ------------------------------------------------------------------ typed helpers
+
+    def get_json(self, kind: str, model: str | None, request: Any, *, backend: str = "") -> Any:
+        raw = self.get(cache_key(kind, model, request, backend=backend))
+        return None if raw is None else json.loads(raw)
+
+    def set_json(self, kind: str, model: str | None, request: Any, value: Any, *, backend: str = "") -> None:
+        data = json.dumps(value, default=str, separators=(",", ":")).encode("utf-8")
+        self.set(cache_key(kind, model, request, backend=backend), data, kind=kind, model=model)
+
+    def get_vectors(self, model: str | None, texts: list[str], params: dict | None = None, *, backend: str = ""):
+        """``(found, missing)``: {position: float32 vector} for cached texts and the positions not cached."""
+        import numpy as np
+
+        keys = [cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend) for t in texts]
+        stored = self.get_many(keys)
+        found, missing = {}, []
+        for i, key in enumerate(keys):
+            if key in stored:
+                found[i] = np.frombuffer(stored[key], dtype="<f4")
+            else:
+                missing.append(i)
+        return found, missing
+
+    def set_vectors(self, model: str | None, texts: list[str], vectors, params: dict | None = None, *,
+                    backend: str = "") -> None:
+        import numpy as np
+
+        matrix = np.asarray(vectors, dtype="<f4")
+        items = [
+            (cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend), matrix[i].tobytes())
+            for i, t in enumerate(texts)
+        ]
+        self.set_many(items, kind="embedding", model=model)
+
+    # ------------------------------------------------------------------ inspection
+
+    def stats(self) -> dict[str, Any]:
+        """Entries per kind, size on disk, this session's hits and misses."""
+        db = self._db()
+        rows = self._retry(lambda: db.execute("SELECT kind, COUNT(*) FROM entries GROUP BY kind").fetchall())
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.exists())
+        return {"enabled": self.enabled, "path": str(self.path), "entries": dict(rows), "bytes": size,
+                "hits": self.hits, "misses": self.misses}
+
+    def __len__(self) -> int:
+        db = self._db()
+        return self._retry(lambda: db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __repr__(self) -> str:
+        state = "on" if self.enabled else "off"
+        return f"Cache({str(self.path)!r}, {state}, hits={self.hits}, misses={self.misses})"
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import cache_html
+
+        return cache_html(self)
+

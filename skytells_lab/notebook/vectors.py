@@ -1,0 +1,157 @@
+"""Embedding vectors kept beside a DataFrame as ONE float32 matrix, never as a Python list per cell.
+
+``attach_vectors(df, "text", matrix)`` adds an int32 column ``text_vec`` (the row of each text's vector in
+the matrix; -1 where there is none) and keeps the matrix in ``df.attrs["skytells_vectors"]["text"]``.
+Filtering, sorting or sampling the frame keeps the ``text_vec`` numbers right, so ``vectors_of(df)`` always
+returns the rows of the current frame in order. The matrix is read-only and shared, never deep-copied,
+when pandas copies ``attrs``. Export with :func:`to_parquet` (a fixed-size-list float32 column) or
+:func:`save_npy`; :func:`read_parquet` reattaches them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "VectorBlock",
+    "attach_vectors",
+    "read_parquet",
+    "save_npy",
+    "to_parquet",
+    "vector_columns",
+    "vectors_of",
+]
+
+ATTRS_KEY = "skytells_vectors"
+SUFFIX = "_vec"
+
+
+class VectorBlock:
+    """A read-only float32 (n, d) matrix and the model that made it; shared, not copied, by pandas."""
+
+    __slots__ = ("matrix", "model")
+
+    def __init__(self, matrix: np.ndarray, model: str | None = None) -> None:
+        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+        matrix.setflags(write=False)
+        self.matrix = matrix
+        self.model = model
+
+    def __deepcopy__(self, memo: dict) -> VectorBlock:
+        return self
+
+    def __copy__(self) -> VectorBlock:
+        return self
+
+    def __repr__(self) -> str:
+        return f"VectorBlock({self.matrix.shape[0]}×{self.matrix.shape[1]} float32, model={self.model!r})"
+
+
+def attach_vectors(df: pd.DataFrame, column: str, matrix: Any, *, rows: Any = None,
+                   model: str | None = None) -> pd.DataFrame:
+    """Set ``df[column + "_vec"]`` and keep ``matrix``; ``rows`` maps each frame row to a matrix row
+    (default: row i -> matrix row i; -1 for none). Modifies and returns ``df``."""
+    block = VectorBlock(matrix, model)
+    n = len(df)
+    positions = np.arange(n, dtype=np.int32) if rows is None else np.asarray(rows, dtype=np.int32)
+    if positions.shape != (n,):
+        raise ValueError(f"{n} rows but {positions.shape} positions")
+    if n and positions.max(initial=-1) >= block.matrix.shape[0]:
+        raise ValueError("a position points past the end of the matrix")
+    df[column + SUFFIX] = positions
+    blocks = dict(df.attrs.get(ATTRS_KEY) or {})
+    blocks[column] = block
+    df.attrs[ATTRS_KEY] = blocks
+    return df
+
+
+def vector_columns(df: pd.DataFrame) -> list[str]:
+    """The columns that have vectors attached (and whose position column is still there)."""
+    return [c for c in (df.attrs.get(ATTRS_KEY) or {}) if c + SUFFIX in df.columns]
+
+
+def _resolve(df: pd.DataFrame, column: str | None) -> str:
+    columns = vector_columns(df)
+    if column is None:
+        if len(columns) != 1:
+            raise ValueError(f"say which column's vectors: {columns}" if columns else
+                             "this frame has no vectors; use df.skytells.embed(column) first")
+        return columns[0]
+    if column not in columns:
+        raise KeyError(f"no vectors for column {column!r}; frames with vectors: {columns}")
+    return column
+
+
+def vectors_of(df: pd.DataFrame, column: str | None = None) -> np.ndarray:
+    """The float32 (len(df), d) matrix of the frame's rows, in order (NaN rows where none)."""
+    column = _resolve(df, column)
+    block: VectorBlock = df.attrs[ATTRS_KEY][column]
+    positions = df[column + SUFFIX].to_numpy(dtype=np.int64, na_value=-1)
+    if len(positions) == block.matrix.shape[0] and (positions == np.arange(len(positions))).all():
+        return block.matrix
+    out = block.matrix[np.clip(positions, 0, None)] if block.matrix.shape[0] else np.zeros(
+        (len(positions), 0), np.float32)
+    missing = positions < 0
+    if missing.any():
+        out = out.copy()
+        out[missing] = np.nan
+    return out
+
+
+def model_of(df: pd.DataFrame, column: str | None = None) -> str | None:
+    return df.attrs[ATTRS_KEY][_resolve(df, column)].model
+
+
+def save_npy(df: pd.DataFrame, path: str | Path, column: str | None = None) -> Path:
+    path = Path(path)
+    np.save(path, vectors_of(df, column))
+    return path
+
+
+def to_parquet(df: pd.DataFrame, path: str | Path, column: str | None = None) -> Path:
+    """Write the frame with its vectors as a ``<column>_embedding`` fixed-size-list<float32> column."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = vector_columns(df) if column is None else [_resolve(df, column)]
+    plain = df.drop(columns=[c + SUFFIX for c in columns])
+    plain.attrs = {}
+    table = pa.Table.from_pandas(plain, preserve_index=True)
+    meta = dict(table.schema.metadata or {})
+    vector_meta = {}
+    for name in columns:
+        matrix = vectors_of(df, name)
+        flat = pa.array(matrix.reshape(-1), type=pa.float32())
+        table = table.append_column(name + "_embedding", pa.FixedSizeListArray.from_arrays(flat, matrix.shape[1]))
+        vector_meta[name] = {"model": model_of(df, name), "dimensions": int(matrix.shape[1])}
+    meta[b"skytells_vectors"] = json.dumps(vector_meta).encode()
+    if "skytells" in df.attrs:
+        meta[b"skytells"] = json.dumps(df.attrs["skytells"], default=str).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
+    return Path(path)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a frame written by :func:`to_parquet`, with its vectors attached again."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    meta = table.schema.metadata or {}
+    vector_meta = json.loads(meta.get(b"skytells_vectors", b"{}"))
+    matrices = {}
+    for name, info in vector_meta.items():
+        col = table.column(name + "_embedding").combine_chunks()
+        matrices[name] = (col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+                          .reshape(len(col), info["dimensions"]), info.get("model"))
+        table = table.drop_columns([name + "_embedding"])
+    df = table.to_pandas()
+    if b"skytells" in meta:
+        df.attrs["skytells"] = json.loads(meta[b"skytells"])
+    for name, (matrix, model) in matrices.items():
+        attach_vectors(df, name, matrix, model=model)
+    return df

@@ -1,0 +1,200 @@
+"""``WebhookInbox``: a tiny loopback HTTP receiver whose URL a notebook hands out as a prediction's webhook.
+
+>>> inbox = sl.WebhookInbox(client=client)        # secret found for the local server; or secret="..."
+>>> client.predictions.create(model, input, webhook=inbox.webhook())
+>>> inbox.wait_for(prediction_id=p.id, type="prediction.succeeded"); inbox.frame()
+
+Each POST's raw body is checked against ``X-Skytells-Signature`` (HMAC-SHA256) with the secret; bodies
+that fail are answered 401 and counted in ``rejected``, never collected. Without a secret events are
+collected with ``verified=False``. It listens on 127.0.0.1 only: the service cannot reach it, so it is
+for the embedded local server (or a tunnel you set up yourself).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from typing_extensions import Self
+
+__all__ = ["InboxEvent", "WebhookInbox"]
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InboxEvent:
+    """One delivery the inbox accepted."""
+
+    received_at: datetime
+    type: str
+    prediction_id: str
+    status: str
+    verified: bool
+    event: Any = field(repr=False)  # the parsed WebhookEvent (``.prediction`` is a Prediction)
+    body: bytes = field(repr=False, default=b"")
+
+
+def _local_secret(client: Any) -> str | None:
+    """The signing secret of the embedded server behind ``client``, when it runs in this process."""
+    if client is None or not getattr(client, "is_local", False):
+        return None
+    try:
+        from skytells_lab.local import server as local_server
+    except ImportError:
+        return None
+    base = str(getattr(client, "base_url", "")).rstrip("/")
+    for srv in list(getattr(local_server, "_LIVE", ())):
+        if srv.url.rstrip("/") == base:
+            return srv.webhook_secret
+    return None
+
+
+class WebhookInbox:
+    """A receiver on ``http://127.0.0.1:<port>/webhook`` collecting verified webhook events."""
+
+    def __init__(self, secret: str | None = None, *, client: Any = None, host: str = "127.0.0.1", port: int = 0,
+                 path: str = "/webhook") -> None:
+        self._secret = secret or os.environ.get("SKYTELLS_WEBHOOK_SECRET") or _local_secret(client)
+        self.path = path if path.startswith("/") else "/" + path
+        self.events: list[InboxEvent] = []
+        self.rejected = 0
+        self._changed = threading.Condition()
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                if self.path.split("?", 1)[0] != inbox.path or length > MAX_BODY:
+                    self._answer(404 if length <= MAX_BODY else 413)
+                    return
+                body = self.rfile.read(length)
+                code = inbox._receive(body, self.headers.get("x-skytells-signature"))
+                self._answer(code)
+
+            def _answer(self, code: int) -> None:
+                self.send_response(code)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:  # quiet: a notebook is no server log
+                pass
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="skytells-webhook-inbox",
+                                        daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ receiving
+
+    def _receive(self, body: bytes, signature: str | None) -> int:
+        from skytells_lab.api import parse_webhook, verify_webhook
+
+        verified = False
+        if self._secret is not None:
+            if not verify_webhook(body, signature, self._secret):
+                with self._changed:
+                    self.rejected += 1
+                    self._changed.notify_all()
+                return 401
+            verified = True
+        try:
+            event = parse_webhook(body)
+        except Exception:  # noqa: BLE001 - any unparsable body is refused, never raised in the server thread
+            with self._changed:
+                self.rejected += 1
+            return 400
+        item = InboxEvent(received_at=datetime.now(timezone.utc), type=event.type, prediction_id=event.prediction.id,
+                          status=str(getattr(event.prediction.status, "value", event.prediction.status)),
+                          verified=verified, event=event, body=body)
+        with self._changed:
+            self.events.append(item)
+            self._changed.notify_all()
+        return 200
+
+    # ------------------------------------------------------------------ using it
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}{self.path}"
+
+    @property
+    def verifies(self) -> bool:
+        return self._secret is not None
+
+    def webhook(self, events: list[str] | None = None) -> dict[str, Any]:
+        """The ``webhook=`` value for ``predictions.create``: ``{url, events}`` (all events by default)."""
+        return {"url": self.url, "events": list(events or [])}
+
+    def matching(self, *, prediction_id: str | None = None, type: str | None = None) -> list[InboxEvent]:
+        with self._changed:
+            return [e for e in self.events if (prediction_id is None or e.prediction_id == prediction_id)
+                    and (type is None or e.type == type or e.status == type)]
+
+    def wait_for(self, *, prediction_id: str | None = None, type: str | None = None, count: int = 1,
+                 timeout: float = 30.0) -> list[InboxEvent]:
+        """Block until ``count`` events match (``type`` is an event name or a status); TimeoutError after
+        ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = self.matching(prediction_id=prediction_id, type=type)
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{len(found)} of {count} webhook event(s) arrived at {self.url} within "
+                                       f"{timeout:g}s (rejected: {self.rejected})")
+                self._changed.wait(left)
+
+    def frame(self):
+        """One row per event: received_at (UTC), type, prediction_id, status, verified."""
+        import pandas as pd
+
+        rows = [{"received_at": e.received_at, "type": e.type, "prediction_id": e.prediction_id,
+                 "status": e.status, "verified": e.verified} for e in list(self.events)]
+        df = pd.DataFrame(rows, columns=["received_at", "type", "prediction_id", "status", "verified"])
+        df["received_at"] = pd.to_datetime(df["received_at"], utc=True)
+        for col in ("type", "status"):
+            df[col] = df[col].astype("category")
+        df["prediction_id"] = df["prediction_id"].astype("string")
+        df["verified"] = df["verified"].astype(bool)
+        df.attrs["skytells"] = {"what": "webhooks", "url": self.url, "rejected": self.rejected}
+        return df
+
+    def clear(self) -> None:
+        with self._changed:
+            self.events.clear()
+            self.rejected = 0
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self):
+        return iter(list(self.events))
+
+    def __repr__(self) -> str:
+        check = "verifying" if self.verifies else "not verifying"
+        return f"WebhookInbox({self.url!r}, {len(self.events)} events, {self.rejected} rejected, {check})"
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import inbox_html
+
+        return inbox_html(self)

@@ -1,0 +1,45 @@
+"""Every tutorial in notebooks/ runs top to bottom on the embedded local server, and leaks no key.
+
+Each notebook is executed once per session (see notebooks_support.py); test_docs.py renders the same
+executed copies into the docs site.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from notebooks_support import NOTEBOOKS, executed_notebooks, leaked_keys  # noqa: F401  (fixture)
+
+# executing a tutorial takes a minute or two on 2 cores, over pytest's per-test default
+pytestmark = pytest.mark.timeout(1200)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_without_error(notebook, executed_notebooks):  # noqa: F811
+    execution = executed_notebooks.get(notebook)
+    assert execution.error is None, f"{notebook.name} failed after {execution.seconds:.0f} s:\n{execution.error}"
+    print(f"{notebook.name}: {execution.seconds:.1f} s")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_outputs_hold_no_key(notebook, executed_notebooks):  # noqa: F811
+    execution = executed_notebooks.get(notebook)
+    assert not leaked_keys(execution.copy), f"an API key appears in the outputs of {notebook.name}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_saved_clean(notebook):
+    """Saved without outputs or execution counts, for the python3 kernel: diffs stay readable."""
+    data = json.loads(notebook.read_text(encoding="utf-8"))
+    assert data["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in data["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell.get("outputs") == [] and cell.get("execution_count") is None, (
+                f"{notebook.name} is saved with outputs: clear them before committing")
+
+
+def test_every_tutorial_is_numbered():
+    assert NOTEBOOKS, "no notebooks/*.ipynb"
+    for notebook in NOTEBOOKS:
+        assert notebook.name[:2].isdigit() and notebook.name[2] == "-", notebook.name
