@@ -2,7 +2,7 @@
 
 Two embedded servers run the same three local models, one with device="cpu" (the reference) and one
 with device="cuda" (the candidate, at --dtype). Each model gets the same requests on both after a
-warm-up request (weights loaded), and `skytells_lab.compare.parity` judges the GPU outputs:
+warm-up request (weights loaded), and `skytells_lab.comparison.parity` judges the GPU outputs:
 embeddings by per-item cosine (the tier of --dtype), chat at temperature 0 by exact match, images
 with the same seed by PSNR/SSIM. The speed-up is the summed request time on the CPU over the GPU's.
 
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2 if args.require_gpu else 0
 
     from skytells_lab import Skytells
-    from skytells_lab.compare import Tolerance, parity
+    from skytells_lab.comparison import Tolerance, parity
 
     gpu_name = torch.cuda.get_device_name(0) if args.device == "cuda" else "none (dry run on the CPU)"
     print(

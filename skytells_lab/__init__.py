@@ -7,6 +7,7 @@ matplotlib and ipywidgets are all loaded on first use of the name that needs the
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING
 
 from skytells_lab._version import __version__
@@ -25,12 +26,16 @@ _EXPORTS = {
     "show_images": "skytells_lab.notebook.display",
     "EmbeddingSpace": "skytells_lab.analysis",
     "compare_spaces": "skytells_lab.analysis",
-    "compare": "skytells_lab.compare",
-    "parity": "skytells_lab.compare",
+    "compare": "skytells_lab.comparison",
+    "parity": "skytells_lab.comparison",
 }
-_SUBMODULES = {"api", "local", "notebook", "widgets", "analysis", "compare", "cli"}
+_SUBMODULES = {"api", "local", "notebook", "widgets", "analysis", "comparison", "cli"}
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "AsyncSkytells", "EmbeddingSpace", "PredictionFailed", "Skytells", "SkytellsError", "WebhookInbox",
+    "__version__", "compare", "compare_spaces", "connect", "errors", "parity", "parse_webhook", "show_images",
+    "verify_webhook",
+]
 
 
 def __getattr__(name: str):
@@ -44,9 +49,17 @@ def __getattr__(name: str):
     return value
 
 
+def register_pandas_accessor() -> None:
+    """Make `df.skytells` available once pandas is loaded (never imports pandas itself)."""
+    if "pandas" in sys.modules:
+        importlib.import_module("skytells_lab.notebook.accessor")
+
+
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__, *_SUBMODULES})
 
+
+register_pandas_accessor()
 
 if TYPE_CHECKING:  # pragma: no cover
     from skytells_lab.analysis import EmbeddingSpace, compare_spaces
@@ -60,6 +73,6 @@ if TYPE_CHECKING:  # pragma: no cover
         parse_webhook,
         verify_webhook,
     )
-    from skytells_lab.compare import compare, parity
+    from skytells_lab.comparison import compare, parity
     from skytells_lab.notebook.display import show_images
     from skytells_lab.notebook.webhook_inbox import WebhookInbox

@@ -44,13 +44,14 @@ class Execution:
 
 
 class _Executions:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, server_url: str) -> None:
         self.folder = folder
+        self.server_url = server_url
         self.results: dict[str, Execution] = {}
 
     def get(self, path: Path) -> Execution:
         if path.name not in self.results:
-            self.results[path.name] = _execute(path, self.folder)
+            self.results[path.name] = _execute(path, self.folder, self.server_url)
         return self.results[path.name]
 
     def all(self) -> list[Execution]:
@@ -58,18 +59,15 @@ class _Executions:
         return [self.get(path) for path in tutorials()]
 
 
-def _execute(path: Path, folder: Path) -> Execution:
+def _execute(path: Path, folder: Path, server_url: str) -> Execution:
     import nbformat
 
     from skytells_lab.notebook.tour import execute_notebook
 
-    # The tutorials must run on the embedded local server: no key, no service URL in the kernels' env.
-    for name in ("SKYTELLS_API_KEY", "SKYTELLS_BASE_URL"):
-        os.environ.pop(name, None)
-    # The kernels import this checkout's package, installed or not (a kernel starts in notebooks/).
-    paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
-    if str(REPO) not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, paths)])
+    # The tutorials run with no key, on the session's embedded local server: `sl.connect()` in a kernel
+    # finds it through SKYTELLS_BASE_URL (as under `skytells-lab lab`), so the models load once, not per kernel.
+    saved = {name: os.environ.pop(name, None) for name in ("SKYTELLS_API_KEY", "SKYTELLS_BASE_URL")}
+    os.environ["SKYTELLS_BASE_URL"] = server_url
     copy = folder / path.name
     start = time.perf_counter()
     error = None
@@ -78,6 +76,9 @@ def _execute(path: Path, folder: Path) -> Execution:
     except Exception as exc:  # CellExecutionError, DeadKernelError, timeouts: all reported by the test
         error = "".join(traceback.format_exception_only(type(exc), exc))
         notebook = nbformat.read(path, as_version=4)
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
     seconds = time.perf_counter() - start
     nbformat.write(notebook, copy)
     return Execution(path=path, copy=copy, seconds=seconds, error=error)
@@ -87,11 +88,11 @@ _SESSION: _Executions | None = None
 
 
 @pytest.fixture(scope="session")
-def executed_notebooks(tmp_path_factory) -> _Executions:
+def executed_notebooks(tmp_path_factory, local_server) -> _Executions:
     """The executions of this session, run on first request of each notebook."""
     global _SESSION
     if _SESSION is None:
-        _SESSION = _Executions(tmp_path_factory.mktemp("executed-notebooks"))
+        _SESSION = _Executions(tmp_path_factory.mktemp("executed-notebooks"), local_server.url)
     return _SESSION
 
 

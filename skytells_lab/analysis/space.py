@@ -303,7 +303,7 @@ class EmbeddingSpace:
         return plot_space(self.data, x=x, y=y, hue=hue, ax=ax, labels=labels, **kw)
 
     def explore(self, **kw):
-        """The interactive view (ipywidgets): skytells_lab.widgets.explorer.EmbeddingExplorer(self, **kw)."""
+        """The interactive view (ipywidgets): ``skytells_lab.widgets.explorer.EmbeddingExplorer(self, **kw)``."""
         from skytells_lab.widgets.explorer import EmbeddingExplorer
 
         return EmbeddingExplorer(self, **kw)

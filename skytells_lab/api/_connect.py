@@ -27,6 +27,9 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
     ``connect(api_key=True)`` to type the key at a hidden prompt. ``asynchronous=True`` returns an
     :class:`AsyncSkytells`.
     """
+    import skytells_lab
+
+    skytells_lab.register_pandas_accessor()
     cls = AsyncSkytells if asynchronous else Skytells
     if api_key is True:
         api_key = getpass.getpass("Skytells API key (input hidden): ").strip() or None

@@ -108,7 +108,7 @@ class CompareView(StaticFallback, widgets.VBox):
         ref_rows = self.frame[self.frame["model"] == reference]
         if ref_rows.empty or ref_rows["status"].iloc[0] != "succeeded":
             return render.text_html(text)
-        from skytells_lab.compare.metrics import diff_html
+        from skytells_lab.comparison.metrics import diff_html
 
         diff = diff_html(str(ref_rows["output"].iloc[0]), text)
         return f'<div class="sl-output-text" style="white-space:pre-wrap">{diff}</div>'

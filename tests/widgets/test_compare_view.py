@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skytells_lab.compare import compare
+from skytells_lab.comparison import compare
 from skytells_lab.widgets import CompareView
 
 

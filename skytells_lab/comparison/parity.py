@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from skytells_lab.compare import calls, display, metrics
-from skytells_lab.compare.targets import Target, resolve_targets
-from skytells_lab.compare.tolerance import Tolerance, precision_name
+from skytells_lab.comparison import calls, display, metrics
+from skytells_lab.comparison.targets import Target, resolve_targets
+from skytells_lab.comparison.tolerance import Tolerance, precision_name
 
 # per modality: the columns a worst-first sort uses (ascending), after failed calls
 _WORST_FIRST = {

@@ -12,22 +12,8 @@ Importing this package is light: pandas, scipy and the analysis stack load on fi
 
 from __future__ import annotations
 
-import sys
-import types
-
-from skytells_lab.compare.comparison import Comparison, compare
-from skytells_lab.compare.parity import ParityReport, parity
-from skytells_lab.compare.tolerance import COSINE_TIERS, Tolerance
+from skytells_lab.comparison.parity import ParityReport, parity
+from skytells_lab.comparison.side_by_side import Comparison, compare
+from skytells_lab.comparison.tolerance import COSINE_TIERS, Tolerance
 
 __all__ = ["COSINE_TIERS", "Comparison", "ParityReport", "Tolerance", "compare", "parity"]
-
-
-class _CallablePackage(types.ModuleType):
-    """Importing `skytells_lab.compare` binds this package as `skytells_lab.compare`, the name users call
-    (`sl.compare(models, inputs)`); calling the package therefore calls compare()."""
-
-    def __call__(self, *args, **kwargs) -> Comparison:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

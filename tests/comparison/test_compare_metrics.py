@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from skytells_lab.compare import COSINE_TIERS, Tolerance
-from skytells_lab.compare.metrics import (
+from skytells_lab.comparison import COSINE_TIERS, Tolerance
+from skytells_lab.comparison.metrics import (
     cosine_rows,
     diff_html,
     first_divergence,

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from skytells_lab.compare import ParityReport, Tolerance, parity
+from skytells_lab.comparison import ParityReport, Tolerance, parity
 
 TEXTS = pd.Series(
     [

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from skytells_lab.compare import Comparison, compare
-from skytells_lab.compare.comparison import FRAME_COLUMNS
+from skytells_lab.comparison import Comparison, compare
+from skytells_lab.comparison.side_by_side import FRAME_COLUMNS
 
 MODELS = ["all-minilm-l6-v2", "smollm2-135m-instruct", "digits-diffusion"]
 INPUTS = pd.Series(["draw a 3", "the number seven"], index=["three", "seven"])

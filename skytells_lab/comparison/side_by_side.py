@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
-from skytells_lab.compare import calls, display
-from skytells_lab.compare.metrics import diff_html
-from skytells_lab.compare.targets import Target, resolve_targets
+from skytells_lab.comparison import calls, display
+from skytells_lab.comparison.metrics import diff_html
+from skytells_lab.comparison.targets import Target, resolve_targets
 
 FRAME_COLUMNS = [
     "item",
