@@ -16,6 +16,7 @@ from skytells_lab.api._http import DEFAULT_BASE_URL, is_loopback
 from skytells_lab.api.errors import ConfigurationError
 
 _REMOTE_ALIASES = {"remote", "skytells", "service", "api"}
+LOCAL_TIMEOUT = 300.0
 
 
 def connect(target: str | None = None, *, api_key: str | bool | None = None, base_url: str | None = None,
@@ -44,6 +45,9 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
     else:
         url = base_url or (os.environ.get("SKYTELLS_BASE_URL") or None if target is None else None)
 
+    if target == "local" or (target is None and not key and not url) or (url and is_loopback(url)):
+        # open models on a laptop CPU may take minutes for a large batch: wait longer than for the service
+        client_kw.setdefault("timeout", LOCAL_TIMEOUT)
     if target == "local" or (target is None and not key and not url):
         from skytells_lab import local
 
