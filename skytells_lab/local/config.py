@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from skytells_lab._paths import data_home
+
 try:
     import tomllib
 except ImportError:  # Python 3.10
@@ -104,9 +106,4 @@ def load_config(config: str | os.PathLike | dict | ServerConfig | None) -> Serve
 
 def default_data_dir() -> Path:
     """SKYTELLS_LAB_HOME, else the user's data dir for skytells-lab."""
-    home = os.environ.get("SKYTELLS_LAB_HOME")
-    if home:
-        return Path(home).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("skytells-lab"))
+    return data_home()

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from skytells_lab._paths import data_home
+
 __all__ = ["Cache", "cache_key", "data_home", "default_cache_path"]
 
 _SCHEMA = """
@@ -28,16 +30,6 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
 """
 _BATCH = 500  # sqlite's host-parameter limit is 999 on old builds
-
-
-def data_home() -> Path:
-    """``SKYTELLS_LAB_HOME``, else the platform's user data dir for skytells-lab."""
-    env = os.environ.get("SKYTELLS_LAB_HOME")
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("skytells-lab", appauthor=False))
 
 
 def default_cache_path() -> Path:

@@ -116,18 +116,10 @@ def hub_offline() -> bool:
 
 
 def cache_home() -> pathlib.Path:
-    """Where runners keep derived weights: ``$SKYTELLS_LAB_CACHE``, else the platform's user cache dir.
+    """Where runners keep derived weights (see :func:`skytells_lab._paths.model_cache_home`)."""
+    from skytells_lab._paths import model_cache_home
 
-    Kept apart from the data dir (``SKYTELLS_LAB_HOME``) on purpose: a fresh data dir, as every test session
-    and every new project has, must not redo a one-time conversion of the weights.
-    """
-    import pathlib
-
-    if os.environ.get("SKYTELLS_LAB_CACHE"):
-        return pathlib.Path(os.environ["SKYTELLS_LAB_CACHE"]).expanduser()
-    import platformdirs
-
-    return pathlib.Path(platformdirs.user_cache_dir("skytells-lab"))
+    return model_cache_home()
 
 
 VENDOR = {"name": "skytells-lab (local)", "description": "Open models run on this machine by skytells-lab",
