@@ -139,6 +139,12 @@ class Fault:
         """Wait, then answer normally."""
         return cls("slow", seconds=seconds)
 
+    @classmethod
+    def cut_stream(cls, after_events: int, *, reset: bool = False) -> Fault:
+        """Forward to ``upstream`` as a live stream, relay its first ``after_events`` SSE events, then hang up
+        (with a TCP RST when ``reset``): a stream of the real server cut mid-way."""
+        return cls("stream_cut", keep_bytes=after_events, seconds=1.0 if reset else 0.0)
+
 
 Handler = Callable[[Request], Reply]
 
@@ -154,6 +160,7 @@ class FaultServer:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.requests: list[Request] = []
         self.faults_sent: Counter[str] = Counter()
+        self.forwarded: Counter[tuple[str, str]] = Counter()  # requests that reached ``upstream``
         self._forward = httpx.Client(timeout=120.0) if upstream else None
         self._httpd = ThreadingHTTPServer((host, 0), self._handler_class())
         self._httpd.daemon_threads = True
@@ -198,6 +205,7 @@ class FaultServer:
             self.counts.clear()
             self.requests.clear()
             self.faults_sent.clear()
+            self.forwarded.clear()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FaultServer:
@@ -235,16 +243,22 @@ class FaultServer:
         if handler is not None:
             return handler(req)
         if self._forward is not None and self.upstream is not None:
-            target = urlsplit(self.upstream)
-            query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
-            url = f"{target.scheme}://{target.netloc}{req.path}" + (f"?{query}" if query else "")
-            headers = {k: v for k, v in req.headers.items() if k.lower() not in _HOP_BY_HOP}
+            url, headers = self._upstream_request(req)
+            with self._lock:
+                self.forwarded[(req.method, req.path)] += 1
             upstream = self._forward.request(req.method, url, content=req.body, headers=headers)
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
             return Reply(upstream.status_code, upstream.content, out)
         return Reply.json({"status": False, "response": "Not Found",
                            "error": {"http_status": 404, "message": f"no route {req.method} {req.path}",
                                      "details": None, "error_id": "ENDPOINT_NOT_FOUND"}}, 404)
+
+    def _upstream_request(self, req: Request) -> tuple[str, dict[str, str]]:
+        assert self.upstream is not None
+        target = urlsplit(self.upstream)
+        query = "&".join(f"{k}={v}" for k, vs in req.query.items() for v in vs)
+        url = f"{target.scheme}://{target.netloc}{req.path}" + (f"?{query}" if query else "")
+        return url, {k: v for k, v in req.headers.items() if k.lower() not in _HOP_BY_HOP}
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -283,6 +297,34 @@ class FaultServer:
                 elif fault.kind == "sse_cut":
                     assert fault.reply is not None
                     self._send(fault.reply, declared=fault.keep_bytes)
+                elif fault.kind == "stream_cut":
+                    self._relay_cut(req, fault.keep_bytes or 0, reset=bool(fault.seconds))
+
+            def _relay_cut(self, req: Request, events: int, *, reset: bool) -> None:
+                if server._forward is None:
+                    self._hang_up(reset=True)
+                    return
+                url, headers = server._upstream_request(req)
+                with server._lock:
+                    server.forwarded[(req.method, req.path)] += 1
+                with server._forward.stream(req.method, url, content=req.body, headers=headers) as upstream:
+                    self.send_response(upstream.status_code)
+                    for key, value in upstream.headers.items():
+                        if key.lower() not in _HOP_BY_HOP:
+                            self.send_header(key, value)
+                    self.send_header("Connection", "close")  # the body ends when the connection does
+                    self.end_headers()
+                    buffer, sent = b"", 0
+                    for chunk in upstream.iter_bytes():
+                        buffer += chunk
+                        while sent < events and b"\n\n" in buffer:
+                            event, buffer = buffer.split(b"\n\n", 1)
+                            self.wfile.write(event + b"\n\n")
+                            sent += 1
+                        if sent >= events:
+                            break
+                    self.wfile.flush()
+                self._hang_up(reset=reset)
 
             def _send(self, reply: Reply, *, keep: int | None = None, declared: int | None = None) -> None:
                 body = reply.body
