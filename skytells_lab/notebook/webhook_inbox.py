@@ -12,6 +12,7 @@ for the embedded local server (or a tunnel you set up yourself).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -64,6 +65,10 @@ class WebhookInbox:
         self.path = path if path.startswith("/") else "/" + path
         self.events: list[InboxEvent] = []
         self.rejected = 0
+        self.replays = 0
+        # The signature covers the raw body only (no timestamp), so an identical body is a redelivery or a
+        # replay: acknowledged, never collected twice.
+        self._seen: set[str] = set()
         self._changed = threading.Condition()
         inbox = self
 
@@ -110,6 +115,12 @@ class WebhookInbox:
             with self._changed:
                 self.rejected += 1
             return 400
+        digest = hashlib.sha256(body).hexdigest()
+        with self._changed:
+            if digest in self._seen:
+                self.replays += 1
+                return 200
+            self._seen.add(digest)
         item = InboxEvent(received_at=datetime.now(timezone.utc), type=event.type, prediction_id=event.prediction.id,
                           status=str(getattr(event.prediction.status, "value", event.prediction.status)),
                           verified=verified, event=event, body=body)

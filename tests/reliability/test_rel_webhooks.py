@@ -61,8 +61,6 @@ def test_inbox_rejects_tampered_and_unsigned_deliveries(inbox):
     assert len(inbox) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="WebhookInbox (skytells_lab/notebook/webhook_inbox.py) collects every "
-                   "verified POST: a redelivered or replayed event is kept twice; reported to the notebook layer")
 def test_inbox_drops_replays(inbox):
     body = _body("p-replay")
     signature = sign_webhook(body, SECRET)
