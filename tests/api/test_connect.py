@@ -22,7 +22,7 @@ def fake_local(monkeypatch):
 
     calls = []
     srv = types.SimpleNamespace(url="http://127.0.0.1:5999/v1", api_key=None)
-    monkeypatch.setattr(local, "shared_server", lambda device="auto": calls.append(device) or srv)
+    monkeypatch.setattr(local, "shared_server", lambda device="auto", dtype=None: calls.append(device) or srv)
     return calls
 
 
