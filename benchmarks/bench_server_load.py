@@ -19,9 +19,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=None)
     p.add_argument("--rate-limit", type=int, default=None, help="server rate limit (requests per 60 s)")
     args = p.parse_args()
-    pollers = args.pollers or (10 if args.quick else 200)
-    creators = args.creators or (2 if args.quick else 50)
-    seconds = args.seconds or (2.0 if args.quick else 30.0)
+    def size(given, quick, full):
+        return given if given is not None else (quick if args.quick else full)
+
+    pollers, creators, seconds = size(args.pollers, 10, 200), size(args.creators, 2, 50), size(args.seconds, 2.0, 30.0)
     config = {"server": {"rate_limit_requests": args.rate_limit}} if args.rate_limit else None
     with server_process(config, warm=()) as url:
         load_before = machine_load()
