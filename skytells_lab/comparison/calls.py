@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from skytells_lab.api._pricing import credits_for
+
 # request parameters per modality; anything else given to compare() goes into image inputs
 CHAT_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
 EMBEDDING_PARAMS = ("dimensions",)
@@ -70,24 +72,7 @@ def estimate_credits(
     model: Any, *, tokens: int = 0, assets: int = 0, predict_time: float = 0.0
 ) -> float | None:
     """Credits under the catalog's pricing, for calls whose response reports none (chat, embeddings)."""
-    pricing = getattr(model, "pricing", None)
-    amount = getattr(pricing, "amount", None)
-    if amount is None:
-        return None
-    unit = str(getattr(pricing, "unit", None) or "prediction").lower().replace(" ", "_")
-    if unit in ("image", "video", "audio", "asset"):
-        quantity = max(assets, 1)
-    elif unit in ("second", "computing_second", "gpu", "audio_second", "video_second"):
-        quantity = predict_time
-    elif unit == "minute":
-        quantity = predict_time / 60
-    elif unit in ("token", "tokens"):
-        quantity = tokens
-    elif "million" in unit or unit.startswith("1m"):
-        quantity = tokens / 1e6
-    else:
-        quantity = 1
-    return round(float(amount) * quantity, 8)
+    return credits_for(getattr(model, "pricing", None), tokens=tokens, assets=assets, predict_time=predict_time)
 
 
 def messages_for(prompt: Any, system: str | None = None) -> list[dict]:

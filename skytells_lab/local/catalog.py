@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
+from skytells_lab.api._pricing import credits_for as _credits_for
 from skytells_lab.local.config import CATALOG_OVERRIDES, ServerConfig
 from skytells_lab.local.errors import ApiError
 
 SCHEMA_FIELDS = ("input_schema", "output_schema")
-_PER_MILLION = {"million_token", "million_tokens", "1m_tokens", "1m tokens", "per_million_tokens"}
 
 
 @dataclass(frozen=True)
@@ -76,21 +76,5 @@ def parse_fields(raw: list[str]) -> set[str]:
 
 
 def credits_for(pricing: dict | None, *, assets: int = 0, predict_time: float = 0.0, tokens: int = 0) -> float:
-    """Nominal credits (USD) a call costs under the model's `pricing {amount, unit}`."""
-    if not pricing or not pricing.get("amount"):
-        return 0.0
-    amount = float(pricing["amount"])
-    unit = str(pricing.get("unit", "prediction")).lower()
-    if unit in ("image", "video", "audio", "asset"):
-        quantity = max(assets, 1)
-    elif unit in ("second", "computing_second", "gpu", "audio_second", "video_second"):
-        quantity = predict_time
-    elif unit == "minute":
-        quantity = predict_time / 60
-    elif unit in ("token", "tokens"):
-        quantity = tokens
-    elif unit in _PER_MILLION:
-        quantity = tokens / 1e6
-    else:
-        quantity = 1
-    return round(amount * quantity, 8)
+    """Nominal credits (USD) a call costs under the model's `pricing {amount, unit}`; 0 for unpriced models."""
+    return _credits_for(pricing, assets=assets, predict_time=predict_time, tokens=tokens) or 0.0

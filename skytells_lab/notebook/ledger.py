@@ -9,7 +9,6 @@ spent plus the estimate would cross the limit.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -17,16 +16,14 @@ from typing import Any
 
 from typing_extensions import Self
 
+from skytells_lab.api._pricing import PER_MILLION_TOKENS, PER_TOKEN, credits_for, pricing_unit
+
 __all__ = ["Budget", "Ledger", "LedgerEntry", "estimate_credits"]
 
 _FRAME_COLUMNS = [
     "time", "kind", "model", "latency_s", "status", "ok", "predict_time", "prompt_tokens",
     "completion_tokens", "credits_used", "prediction_id", "request_id",
 ]
-_SECONDS_UNITS = {"second", "seconds", "computing_second", "gpu", "audio_second", "video_second"}
-_ASSET_UNITS = {"image", "video", "audio", "asset", "image_megapixel", "megapixel"}
-_TOKEN_UNITS = {"token", "tokens"}
-_MILLION_TOKEN_UNITS = {"million_token", "million_tokens", "1m_tokens", "1m tokens", "per_million_tokens"}
 _COUNT_KEYS = ("num_outputs", "number_of_images", "num_images", "n", "batch_size")
 
 
@@ -174,37 +171,22 @@ def estimate_credits(pricing: Any, *, kind: str = "predictions.create", payload:
     this session (else one second); token units the prompt's length (4 characters per token) plus
     ``max_tokens`` (else the mean completion seen so far, else 256).
     """
-    if pricing is None:
-        return 0.0
-    get = pricing.get if isinstance(pricing, dict) else (lambda k, d=None: getattr(pricing, k, d))
-    amount = get("amount")
-    if not amount:
-        return 0.0
-    amount = float(amount)
-    unit = str(get("unit") or "prediction").strip().lower()
+    unit = pricing_unit(pricing)
     payload = payload or {}
     history = history or []
-    if unit in _ASSET_UNITS:
-        inputs = payload.get("input") if isinstance(payload.get("input"), dict) else payload
-        count = next((inputs[k] for k in _COUNT_KEYS if isinstance(inputs.get(k), int)), 1)
-        return amount * max(int(count), 1)
-    if unit in _SECONDS_UNITS or unit in ("minute", "5 seconds"):
-        times = [e.predict_time for e in history if e.predict_time]
-        seconds = sum(times) / len(times) if times else 1.0
-        if unit == "minute":
-            return amount * seconds / 60
-        if unit == "5 seconds":
-            return amount * math.ceil(seconds / 5)
-        return amount * seconds
-    if unit in _TOKEN_UNITS or unit in _MILLION_TOKEN_UNITS:
-        tokens = _prompt_chars(payload) / 4
+    inputs = payload.get("input") if isinstance(payload.get("input"), dict) else payload
+    count = next((inputs[k] for k in _COUNT_KEYS if isinstance(inputs.get(k), int)), 1)
+    times = [e.predict_time for e in history if e.predict_time]
+    tokens = 0.0
+    if unit in PER_TOKEN or unit in PER_MILLION_TOKENS:
         limit = payload.get("max_tokens") or payload.get("max_output_tokens")
         if limit is None:
             seen = [e.completion_tokens for e in history if e.completion_tokens]
             limit = sum(seen) / len(seen) if seen else 256
-        tokens += float(limit)
-        return amount * (tokens / 1e6 if unit in _MILLION_TOKEN_UNITS else tokens)
-    return amount
+        tokens = _prompt_chars(payload) / 4 + float(limit)
+    credits = credits_for(pricing, assets=max(int(count), 1), tokens=tokens,
+                          predict_time=sum(times) / len(times) if times else 1.0)
+    return credits or 0.0
 
 
 def _prompt_chars(payload: dict) -> int:
