@@ -14,6 +14,6 @@ from __future__ import annotations
 
 from skytells_lab.comparison.parity import ParityReport, parity
 from skytells_lab.comparison.side_by_side import Comparison, compare
-from skytells_lab.comparison.tolerance import COSINE_TIERS, Tolerance
+from skytells_lab.comparison.tolerance import AGREE_TOKENS, COSINE_TIERS, Tolerance
 
-__all__ = ["COSINE_TIERS", "Comparison", "ParityReport", "Tolerance", "compare", "parity"]
+__all__ = ["AGREE_TOKENS", "COSINE_TIERS", "Comparison", "ParityReport", "Tolerance", "compare", "parity"]

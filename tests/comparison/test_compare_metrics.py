@@ -106,6 +106,9 @@ def test_tolerance_tiers():
     assert dict(COSINE_TIERS) == {"fp32": 0.999, "fp16": 0.99, "bf16": 0.99, "int8": 0.98}
     assert Tolerance().cosine == 0.999
     assert Tolerance.for_precision("float16").cosine == 0.99
+    assert Tolerance().agree_tokens is None and Tolerance.for_precision("bf16").agree_tokens == 16
+    fp16 = Tolerance.for_precision("fp16")
+    assert fp16.text_ok(False, 16) and not fp16.text_ok(False, 15) and not Tolerance().text_ok(False, 40)
     assert Tolerance.coerce("torch.bfloat16").precision == "bf16"
     assert Tolerance.coerce(0.95).cosine == 0.95
     assert Tolerance.coerce({"precision": "int8", "psnr": 20}).psnr == 20

@@ -103,6 +103,19 @@ def test_text_injected_difference_names_first_diverging_token(client, candidate,
     assert "token" in repr(report) and "exact match 0%" in repr(report)
 
 
+def test_text_reduced_precision_accepts_a_common_start(client, candidate, injected):
+    """fp16 judges text by the first words: cut at word 4, the answers pass a 4-word rule, fail 16."""
+    kwargs = dict(inputs=["Hi!"], max_tokens=injected["chat_cap"] + 8, progress=False)
+    fp16 = parity(client, candidate, "smollm2-135m-instruct", tolerance="fp16", **kwargs)
+    assert fp16.tolerance.agree_tokens == 16 and fp16.verdict == "fail"
+    assert "first 16 words agree (fp16)" in repr(fp16)
+    parted = int(fp16.frame().iloc[0]["diverges_at"])
+    loose = parity(
+        client, candidate, "smollm2-135m-instruct", tolerance={"precision": "fp16", "agree_tokens": parted}, **kwargs
+    )
+    assert loose.verdict == "pass" and loose.summary["exact_match_rate"] == 0.0
+
+
 def test_images_local_against_local_pass(client, candidate):
     report = parity(client, candidate, "digits-diffusion", inputs=DIGITS, seed=7, progress=False, **IMAGE)
     assert report.verdict == "pass", report.frame()
