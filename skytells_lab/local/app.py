@@ -190,11 +190,13 @@ def create_app(state: ServerState) -> FastAPI:
     async def list_predictions(request: Request):
         rows, pagination = await run_in_threadpool(state.predictions.list, request.query_params)
         base = base_url(request)
-        return {"data": [render(r, base) for r in rows], "pagination": pagination}
+        return JSONResponse({"data": [render(r, base) for r in rows], "pagination": pagination})
 
     @api.get("/predictions/{prediction_id}", tags=["predictions"])
     async def get_prediction(prediction_id: str, request: Request):
-        return render(await run_in_threadpool(state.predictions.get, prediction_id), base_url(request))
+        # the hottest route (every poll): a primary-key read on this thread's WAL reader takes microseconds and
+        # never waits for a writer, so it runs inline, and a JSONResponse skips FastAPI's re-encoding walk
+        return JSONResponse(render(state.predictions.get(prediction_id), base_url(request)))
 
     @api.get("/predictions/{prediction_id}/stream", tags=["predictions"])
     async def stream_prediction(prediction_id: str, request: Request):

@@ -8,6 +8,7 @@ webhook_format = "envelope"      # or "prediction" (the bare prediction object a
 webhook_max_attempts = 5         # retries with exponential backoff
 webhook_allow_private = false    # allow private/link-local webhook targets (loopback: only on a loopback bind)
 workers = 1                      # prediction worker threads
+max_queued_predictions = 1000    # beyond it, creating answers 429 RATE_LIMIT_EXCEEDED + Retry-After
 await_timeout = 300              # seconds `await: true` holds a request at most
 max_body_bytes = 26214400        # bigger request bodies answer 413
 max_json_depth = 32              # deeper JSON answers 400
@@ -57,6 +58,7 @@ class ServerConfig:
     webhook_backoff: float = 1.0
     webhook_allow_private: bool = False
     workers: int = 1
+    max_queued_predictions: int = 1000
     await_timeout: float = 300.0
     max_body_bytes: int = 25 * 1024 * 1024
     max_json_depth: int = 32
@@ -70,6 +72,9 @@ class ServerConfig:
     aliases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.max_queued_predictions, int) or self.max_queued_predictions < 1:
+            raise ValueError(f"max_queued_predictions must be a whole number of at least 1, "
+                             f"not {self.max_queued_predictions!r}")
         if self.webhook_format not in ("envelope", "prediction"):
             raise ValueError(f"webhook_format must be 'envelope' or 'prediction', not {self.webhook_format!r}")
 

@@ -115,6 +115,7 @@ class PredictionService:
         self.worker = PredictionWorker(store, device, self._on_transition, config.workers)
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.webhook_allow_loopback = True  # build_state: False when the server is bound off loopback
+        self._admission = threading.Lock()
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -191,9 +192,24 @@ class PredictionService:
                "output": None, "files": None, "error": None, "webhook": webhook,
                "stream": int(body.get("stream", False)), "source": "api", "created": now, "updated": now,
                "metadata": metadata, "owner": self.owner}
-        self.store.insert(rec)
-        self.worker.submit(rec["id"], resolved.runner, resolved.entry, runner_input)
+        with self._admission:  # the check and the submit together, so concurrent creates cannot overfill
+            self.check_capacity()
+            self.store.insert(rec)
+            self.worker.submit(rec["id"], resolved.runner, resolved.entry, runner_input)
         return rec
+
+    def check_capacity(self) -> None:
+        """Refuse a new prediction with 429 + Retry-After while `max_queued_predictions` are unfinished."""
+        limit, waiting = self.config.max_queued_predictions, self.worker.waiting()
+        if waiting < limit:
+            return
+        retry = self.worker.retry_after(waiting - limit + 1)
+        raise ApiError(429, "RATE_LIMIT_EXCEEDED",
+                       f"The local server has {waiting} unfinished predictions, its limit "
+                       f"(max_queued_predictions = {limit}). Retry after {retry} s, or raise "
+                       "max_queued_predictions in the [server] table of the server config.",
+                       {"retry_after": retry, "unfinished": waiting, "max_queued_predictions": limit},
+                       response="Too many requests", headers={"Retry-After": str(retry)})
 
     async def wait(self, prediction_id: str, timeout: float) -> None:
         def done() -> bool:

@@ -184,8 +184,7 @@ def start_server(data_dir=None, api_key=None, device="auto", config=None, host="
     except BaseException:
         sock.close()
         raise
-    server = uvicorn.Server(uvicorn.Config(create_app(state), log_level=log_level, lifespan="on",
-                                           timeout_graceful_shutdown=5, access_log=False))
+    server = uvicorn.Server(_uvicorn_config(create_app(state), log_level=log_level, access_log=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="skytells-lab-server",
                               daemon=True)
     thread.start()
@@ -223,8 +222,16 @@ def serve_forever(host: str = "127.0.0.1", port: int = 8000, device: str = "auto
     print(f"skytells-lab local server: http://{_url_host(host)}:{port}/v1  device={state.device}  "
           f"data={state.store.data_dir}  models={', '.join(state.catalog.slugs)}"
           + ("  (api key required)" if state.api_key else ""), flush=True)
-    uvicorn.Server(uvicorn.Config(create_app(state), host=host, port=port, log_level="info",
-                                  lifespan="on", timeout_graceful_shutdown=5)).run()
+    uvicorn.Server(_uvicorn_config(create_app(state), host=host, port=port, log_level="info")).run()
+
+
+def _uvicorn_config(app, **options):
+    import uvicorn
+
+    # Keep idle connections open longer than clients keep them pooled (httpx: 5 s, the same as uvicorn's
+    # default): with equal timeouts the server may close a connection just as a client reuses it, and the
+    # client sees a ReadError on a request the server never read.
+    return uvicorn.Config(app, lifespan="on", timeout_graceful_shutdown=5, timeout_keep_alive=75, **options)
 
 
 @atexit.register

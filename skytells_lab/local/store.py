@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS responses (id TEXT PRIMARY KEY, created REAL NOT NULL
 
 
 class Store:
-    """Predictions, stored responses and the credit ledger. Thread-safe; one connection behind a lock."""
+    """Predictions, stored responses and the credit ledger. Thread-safe: writes share one connection behind
+    a lock; `get` reads through a connection of its own thread, which in WAL mode never waits for a writer."""
 
     def __init__(self, data_dir: str | os.PathLike):
         self.data_dir = Path(data_dir).expanduser()
@@ -44,10 +45,27 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
 
     def close(self) -> None:
         with self._lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
             self._db.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        reader = getattr(self._readers, "db", None)
+        if reader is None:
+            reader = sqlite3.connect(self.data_dir / "predictions.db", check_same_thread=False,
+                                     isolation_level=None, timeout=30)
+            reader.row_factory = sqlite3.Row
+            reader.execute("PRAGMA query_only = ON")
+            self._readers.db = reader
+            with self._lock:
+                self._reader_connections.append(reader)
+        return reader
 
     # predictions -------------------------------------------------------------------------------
 
@@ -59,9 +77,10 @@ class Store:
                              list(row.values()))
 
     def get(self, prediction_id: str) -> dict | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM predictions WHERE id = ?", (prediction_id,)).fetchone()
-        return _decode(row) if row else None
+        # fetchall steps the statement to its end, which closes the read transaction: a statement left
+        # open would pin this connection to an old snapshot and hide later writes
+        rows = self._reader().execute("SELECT * FROM predictions WHERE id = ?", (prediction_id,)).fetchall()
+        return _decode(rows[0]) if rows else None
 
     def update(self, prediction_id: str, *, only_active: bool = False, **fields) -> bool:
         """Set fields; with only_active, only while the prediction has not reached a terminal status."""

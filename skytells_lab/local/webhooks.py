@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import heapq
 import hmac
@@ -107,11 +108,15 @@ class Delivery:
     event: str
     body: bytes
     delivery_id: str
+    lane: tuple[str, str] = ("", "")  # (url, prediction id): deliveries of one lane arrive in order
     attempt: int = 0
 
 
 class WebhookDispatcher:
-    """A scheduler thread hands due deliveries to a small pool; failures come back with backoff."""
+    """A scheduler thread hands due deliveries to a small pool; failures come back with backoff.
+
+    The events of one prediction to one URL arrive in the order they happened: each waits in its lane
+    until the one before it is delivered or dropped (retries included); other lanes go on meanwhile."""
 
     def __init__(self, secret: str, *, body_format: str = "envelope", max_attempts: int = 5,
                  backoff: float = 1.0, timeout: float = 10.0):
@@ -125,6 +130,7 @@ class WebhookDispatcher:
         self._cond = threading.Condition()
         self._stopping = False
         self._inflight = 0
+        self._lanes: dict[tuple[str, str], collections.deque[Delivery]] = {}  # busy lanes -> waiting deliveries
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skytells-lab-webhook")
         self._thread = threading.Thread(target=self._schedule, name="skytells-lab-webhooks", daemon=True)
         self._client = None
@@ -159,12 +165,17 @@ class WebhookDispatcher:
         else:
             payload = prediction
         body = json.dumps(payload, separators=(",", ":")).encode()
-        self._push(Delivery(hook["url"], event, body, str(uuid.uuid4())), time.monotonic())
-
-    def _push(self, delivery: Delivery, due: float) -> None:
+        delivery = Delivery(hook["url"], event, body, str(uuid.uuid4()), (hook["url"], str(prediction.get("id"))))
         with self._cond:
-            heapq.heappush(self._heap, (due, next(self._seq), delivery))
-            self._cond.notify_all()
+            if delivery.lane in self._lanes:  # an earlier event of this prediction is still on its way
+                self._lanes[delivery.lane].append(delivery)
+            else:
+                self._lanes[delivery.lane] = collections.deque()
+                self._due(delivery, time.monotonic())
+
+    def _due(self, delivery: Delivery, due: float) -> None:
+        heapq.heappush(self._heap, (due, next(self._seq), delivery))
+        self._cond.notify_all()
 
     def _schedule(self) -> None:
         with self._cond:
@@ -195,9 +206,14 @@ class WebhookDispatcher:
         with self._cond:
             self._inflight -= 1
             if not ok and delivery.attempt < self.max_attempts and not self._stopping:
-                due = time.monotonic() + self.backoff * 2 ** (delivery.attempt - 1)
-                heapq.heappush(self._heap, (due, next(self._seq), delivery))
-            elif not ok:
+                self._due(delivery, time.monotonic() + self.backoff * 2 ** (delivery.attempt - 1))
+                return
+            if not ok:
                 log.warning("webhook %s to %s dropped after %d attempts", delivery.event, delivery.url,
                             delivery.attempt)
+            waiting = self._lanes.get(delivery.lane)
+            if waiting:
+                self._due(waiting.popleft(), time.monotonic())
+            else:
+                self._lanes.pop(delivery.lane, None)
             self._cond.notify_all()

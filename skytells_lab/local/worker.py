@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import mimetypes
 import queue
 import threading
@@ -58,6 +59,7 @@ class Job:
     entry: dict
     input: dict
     cancel: threading.Event = field(default_factory=threading.Event)
+    seconds: float | None = None  # how long it ran, once it did
 
 
 class PredictionWorker:
@@ -72,6 +74,7 @@ class PredictionWorker:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._recent_seconds = 0.0  # moving average of a prediction's run time, for Retry-After
 
     def start(self) -> None:
         for i in range(self._threads_n):
@@ -97,6 +100,16 @@ class PredictionWorker:
             self._jobs[prediction_id] = job
         self._queue.put(job)
 
+    def waiting(self) -> int:
+        """Predictions submitted and not yet finished (queued or running), cancelled ones left out."""
+        with self._lock:
+            return sum(not job.cancel.is_set() for job in self._jobs.values())
+
+    def retry_after(self, excess: int = 1) -> int:
+        """Seconds until `excess` queue places free up at the recent pace (1 at least, 60 at most)."""
+        seconds = self._recent_seconds * excess / self._threads_n
+        return min(60, max(1, math.ceil(seconds)))
+
     def cancel(self, prediction_id: str) -> None:
         with self._lock:
             job = self._jobs.get(prediction_id)
@@ -113,6 +126,8 @@ class PredictionWorker:
             finally:
                 with self._lock:
                     self._jobs.pop(job.prediction_id, None)
+                    if job.seconds is not None:
+                        self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * job.seconds
 
     def _run(self, job: Job) -> None:
         pid, store = job.prediction_id, self.store
@@ -121,6 +136,7 @@ class PredictionWorker:
         from skytells_lab.local.runners.base import Cancelled, RunContext
 
         t0 = None
+        started = time.monotonic()
         try:
             job.runner.load()
             if job.cancel.is_set():
@@ -131,6 +147,7 @@ class PredictionWorker:
             t0 = time.monotonic()
             outputs = job.runner.predict(job.input, RunContext(self.device, self._progress_sink(pid), job.cancel))
             predict_time = time.monotonic() - t0
+            job.seconds = time.monotonic() - started
             self._succeed(job, outputs, predict_time)
         except Cancelled:
             store.update(pid, predict_time=_elapsed(t0))  # status is already cancelled by the cancel call

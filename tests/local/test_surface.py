@@ -123,6 +123,28 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path, real_runners):
         assert resp.status_code == 429 and resp.json()["error"]["type"] == "rate_limit_error"
 
 
+def test_full_prediction_queue_answers_429_and_keeps_what_was_queued(tmp_path, real_runners):
+    """max_queued_predictions bounds the unfinished predictions; the next create is refused, not lost."""
+    slow = {"prompt": "8", "num_inference_steps": 200, "num_outputs": 4}
+    config = {"server": {"max_queued_predictions": 2}}
+    with start_server(data_dir=tmp_path, device="cpu", runners=real_runners, config=config) as srv, \
+            httpx.Client(base_url=srv.url, timeout=600) as client:
+        queued = [client.post("/predictions", json={"model": "digits-diffusion", "input": slow}) for _ in range(2)]
+        assert [r.status_code for r in queued] == [201, 201]
+        refused = client.post("/predictions", json={"model": "digits-diffusion", "input": slow})
+        error = assert_error(refused, 429, "RATE_LIMIT_EXCEEDED")
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "max_queued_predictions" in error["message"] and error["details"]["unfinished"] == 2
+        assert client.get("/predictions").json()["pagination"]["total"] == 2  # the refused one was never stored
+        for r in queued:  # room again once they end
+            client.post(f"/predictions/{r.json()['id']}/cancel").raise_for_status()
+        assert client.post("/predictions", json={"model": "digits-diffusion", "input": {
+            "prompt": "1", "num_inference_steps": 2}, "await": True}).json()["status"] == "succeeded"
+    with pytest.raises(ValueError, match="max_queued_predictions"):
+        start_server(data_dir=tmp_path / "bad", device="cpu", runners=real_runners,
+                     config={"server": {"max_queued_predictions": 0}})
+
+
 def test_config_file_aliases_service_slugs(tmp_path, real_runners):
     path = tmp_path / "server.toml"
     path.write_text('[server]\nwebhook_format = "prediction"\n\n[aliases]\ntruefusion = "digits-diffusion"\n')

@@ -39,3 +39,18 @@ def test_load_without_rate_limit_has_no_429(local_server):
     result = run_load(local_server.url, pollers=20, creators=4, seconds=3, timeout=20)
     assert not result.errors, result.errors[:5]
     assert result.rate_limited == 0 and result.gets > 0
+
+
+@pytest.mark.timeout(120)
+def test_a_full_prediction_queue_is_a_chosen_429(tmp_path, local_server):
+    """Creators outpace the worker: past max_queued_predictions they get 429 + Retry-After, never an error."""
+    from skytells_lab.local import start_server
+
+    runners = list(local_server.state.catalog._runners.values())
+    config = {"server": {"max_queued_predictions": 4}}
+    with start_server(data_dir=tmp_path, device="cpu", config=config, runners=runners) as srv:
+        result = run_load(srv.url, pollers=10, creators=8, seconds=4, timeout=20, seed_predictions=2,
+                          input={"num_inference_steps": 30, "width": 32, "height": 32})
+        assert srv.state.predictions.worker.waiting() <= 4
+    assert not result.errors, result.errors[:5]
+    assert result.rate_limited > 0 and result.creates > 0 and result.gets > 0
