@@ -116,6 +116,7 @@ class PredictionService:
         self.owner = f"{os.getpid()}:{uuid.uuid4().hex}"
         self.webhook_allow_loopback = True  # build_state: False when the server is bound off loopback
         self._admission = threading.Lock()
+        self._reserved = 0  # creates between their capacity check and their submit
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -192,15 +193,23 @@ class PredictionService:
                "output": None, "files": None, "error": None, "webhook": webhook,
                "stream": int(body.get("stream", False)), "source": "api", "created": now, "updated": now,
                "metadata": metadata, "owner": self.owner}
-        with self._admission:  # the check and the submit together, so concurrent creates cannot overfill
+        with self._admission:  # a place is reserved before the insert, so concurrent creates cannot overfill
             self.check_capacity()
+            self._reserved += 1
+        try:
             self.store.insert(rec)
+        except BaseException:
+            with self._admission:
+                self._reserved -= 1
+            raise
+        with self._admission:  # the reservation becomes a queued prediction in one step
+            self._reserved -= 1
             self.worker.submit(rec["id"], resolved.runner, resolved.entry, runner_input)
         return rec
 
     def check_capacity(self) -> None:
         """Refuse a new prediction with 429 + Retry-After while `max_queued_predictions` are unfinished."""
-        limit, waiting = self.config.max_queued_predictions, self.worker.waiting()
+        limit, waiting = self.config.max_queued_predictions, self.worker.waiting() + self._reserved
         if waiting < limit:
             return
         retry = self.worker.retry_after(waiting - limit + 1)

@@ -72,6 +72,7 @@ class PredictionWorker:
         self._threads_n = max(1, int(threads))
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._jobs: dict[str, Job] = {}
+        self._unfinished: set[str] = set()  # submitted, neither finished nor cancelled
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._recent_seconds = 0.0  # moving average of a prediction's run time, for Retry-After
@@ -98,12 +99,12 @@ class PredictionWorker:
         job = Job(prediction_id, runner, entry, values)
         with self._lock:
             self._jobs[prediction_id] = job
+            self._unfinished.add(prediction_id)
         self._queue.put(job)
 
     def waiting(self) -> int:
         """Predictions submitted and not yet finished (queued or running), cancelled ones left out."""
-        with self._lock:
-            return sum(not job.cancel.is_set() for job in self._jobs.values())
+        return len(self._unfinished)
 
     def retry_after(self, excess: int = 1) -> int:
         """Seconds until `excess` queue places free up at the recent pace (1 at least, 60 at most)."""
@@ -113,6 +114,7 @@ class PredictionWorker:
     def cancel(self, prediction_id: str) -> None:
         with self._lock:
             job = self._jobs.get(prediction_id)
+            self._unfinished.discard(prediction_id)
         if job:
             job.cancel.set()
 
@@ -126,6 +128,7 @@ class PredictionWorker:
             finally:
                 with self._lock:
                     self._jobs.pop(job.prediction_id, None)
+                    self._unfinished.discard(job.prediction_id)
                     if job.seconds is not None:
                         self._recent_seconds = 0.8 * self._recent_seconds + 0.2 * job.seconds
 

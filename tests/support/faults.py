@@ -252,7 +252,12 @@ class FaultServer:
             url, headers = self._upstream_request(req)
             with self._lock:
                 self.forwarded[(req.method, req.path)] += 1
-            upstream = self._forward.request(req.method, url, content=req.body, headers=headers)
+            try:
+                upstream = self._forward.request(req.method, url, content=req.body, headers=headers)
+            except httpx.HTTPError as exc:  # say what went wrong upstream instead of hanging up without a word
+                return Reply.json({"status": False, "response": "Bad gateway",
+                                   "error": {"http_status": 502, "error_id": "INFRASTRUCTURE_ERROR", "details": None,
+                                             "message": f"fault proxy: upstream {type(exc).__name__}: {exc}"}}, 502)
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
             return Reply(upstream.status_code, upstream.content, out)
         return Reply.json({"status": False, "response": "Not Found",
