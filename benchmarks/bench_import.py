@@ -21,8 +21,8 @@ def main() -> None:
     args = parser(__doc__).parse_args()
     runs = 3 if args.quick else 15
     loaded = subprocess.check_output(
-        [sys.executable, "-c", "import sys, skytells_lab; from skytells_lab import Skytells; "
-         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"], text=True).split()
+        [sys.executable, "-c", ("import sys, skytells_lab; from skytells_lab import Skytells; "
+                                f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")], text=True).split()
     httpx_s = import_seconds("import httpx", runs)
     ours_s = import_seconds("import skytells_lab; from skytells_lab import Skytells", runs)
     ratio = ours_s / httpx_s

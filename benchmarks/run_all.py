@@ -34,7 +34,7 @@ def main() -> int:
             cmd = [sys.executable, str(script), "--json", str(out)] + (["--quick"] if args.quick else [])
             started = time.perf_counter()
             try:
-                proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=args.timeout)
+                proc = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True, timeout=args.timeout, check=False)
                 ok = proc.returncode == 0 and out.exists()
                 error = "" if ok else (proc.stderr.strip().splitlines() or ["no result"])[-1]
             except subprocess.TimeoutExpired:

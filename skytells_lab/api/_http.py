@@ -269,7 +269,7 @@ class BaseClient:
             **self._headers,
         }
         # the key goes only to the API's own origin, never to a CDN holding output files
-        if self._api_key is not None and _origin(url) == self._origin:
+        if self._api_key is not None and (not absolute or _origin(url) == self._origin):
             headers["x-api-key"] = self._api_key.get()
             if call.inference:
                 headers["Authorization"] = f"Bearer {self._api_key.get()}"

@@ -250,7 +250,7 @@ def response(model: str, input: Any, params: dict) -> Op:
     return Response.model_validate(body)
 
 
-def embeddings(model: str, input: Any, encoding_format: str = "float", dimensions: int | None = None,
+def embeddings(model: str, input: Any, encoding_format: str = "base64", dimensions: int | None = None,
                **params: Any) -> Op:
     payload = {"model": model, "input": input, "encoding_format": encoding_format, **params}
     if dimensions is not None:

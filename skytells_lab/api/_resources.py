@@ -124,8 +124,11 @@ class Responses(_Resource):
 
 
 class Embeddings(_Resource):
-    def create(self, *, model: str | None = None, input: Any, encoding_format: str = "float",
+    def create(self, *, model: str | None = None, input: Any, encoding_format: str = "base64",
                dimensions: int | None = None, **params: Any):
-        """An EmbeddingResponse; ``.vectors`` is float32 (n, d) for float and base64 encodings alike."""
+        """An EmbeddingResponse; ``.vectors`` is float32 (n, d) for float and base64 encodings alike.
+
+        base64 is the default on the wire, as in the OpenAI SDK: about a third of the bytes of JSON floats, and
+        decoded with one ``np.frombuffer``; the vectors are the same."""
         model = model or self._client.default_embedding_model
         return self._client._execute(ops.embeddings(model, input, encoding_format, dimensions, **params))
