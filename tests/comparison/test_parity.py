@@ -105,7 +105,7 @@ def test_text_injected_difference_names_first_diverging_token(client, candidate,
 
 def test_text_reduced_precision_accepts_a_common_start(client, candidate, injected):
     """fp16 judges text by the first words: cut at word 4, the answers pass a 4-word rule, fail 16."""
-    kwargs = dict(inputs=["Hi!"], max_tokens=injected["chat_cap"] + 8, progress=False)
+    kwargs = {"inputs": ["Hi!"], "max_tokens": injected["chat_cap"] + 8, "progress": False}
     fp16 = parity(client, candidate, "smollm2-135m-instruct", tolerance="fp16", **kwargs)
     assert fp16.tolerance.agree_tokens == 16 and fp16.verdict == "fail"
     assert "first 16 words agree (fp16)" in repr(fp16)

@@ -9,7 +9,7 @@ from typing import Any
 
 
 class _Call:
-    __slots__ = ("items", "result", "error", "done")
+    __slots__ = ("done", "error", "items", "result")
 
     def __init__(self, items: Sequence):
         self.items, self.result, self.error, self.done = items, None, None, False
@@ -46,7 +46,7 @@ class Combiner:
     def _serve(self, batch: list[_Call]) -> None:
         try:
             results = self._fn([item for call in batch for item in call.items])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever fn raises belongs to the call that caused it
             if len(batch) > 1:
                 for call in batch:
                     self._serve([call])
