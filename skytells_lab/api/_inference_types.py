@@ -232,8 +232,9 @@ class EmbeddingResponse(_Wire):
             vectors = np.asarray(rows, dtype=np.float32)
         else:
             vectors = np.zeros((0, 0), dtype=np.float32)
-        data = [Embedding.model_construct(object="embedding", index=int(item.get("index", i)), embedding=vectors[i])
-                for i, item in enumerate(items)]
+        # raw given: pydantic would otherwise inspect the default factory's signature once per row
+        data = [Embedding.model_construct(object="embedding", index=int(item.get("index", i)), embedding=vectors[i],
+                                          raw={}) for i, item in enumerate(items)]
         usage = body.get("usage")
         return cls.model_construct(
             object=body.get("object", "list"),

@@ -28,6 +28,23 @@ def test_calls_made_during_a_pass_share_the_next_one():
         [i for i in range(8)] + [i + 100 for i in range(8)])
 
 
+def test_a_pass_takes_waiting_calls_only_up_to_max_items():
+    passes = []
+
+    def record(items):
+        passes.append(len(items))
+        time.sleep(0.05)
+        return list(items)
+
+    combiner = Combiner(record, max_items=4)
+    with ThreadPoolExecutor(6) as pool:
+        sizes = [1, 3, 3, 1, 2, 5]
+        results = list(pool.map(lambda n: combiner(list(range(n))), sizes))
+    assert results == [list(range(n)) for n in sizes]
+    assert sum(passes) == sum(sizes) and max(passes) == 5  # the call of 5 ran alone, nothing else over 4
+    assert sorted(passes)[:-1] == sorted(p for p in passes if p <= 4)
+
+
 def test_an_error_reaches_only_the_call_that_caused_it():
     gate = threading.Event()
 

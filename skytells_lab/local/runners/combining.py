@@ -20,12 +20,15 @@ class Combiner:
     time; calls made while it runs wait and are then served by a single ``fn`` over all their items.
 
     Concurrent small requests (one text each, say) so cost one batched model pass between them instead of
-    one pass each, and a lone call waits for nothing: there is no batching window. An error in a combined
-    pass is narrowed down by serving each call alone, so it reaches only the call that caused it.
+    one pass each, and a lone call waits for nothing: there is no batching window. A pass takes waiting calls
+    only while they add up to at most ``max_items``: big calls gain nothing from sharing a pass and run alone,
+    so the server answers one while it computes the next. An error in a combined pass is narrowed down by
+    serving each call alone, so it reaches only the call that caused it.
     """
 
-    def __init__(self, fn: Callable[[list], Any]):
+    def __init__(self, fn: Callable[[list], Any], max_items: int | None = None):
         self._fn = fn
+        self._max_items = max_items
         self._run = threading.Lock()
         self._queue = threading.Lock()
         self._waiting: list[_Call] = []
@@ -36,12 +39,25 @@ class Combiner:
             self._waiting.append(call)
         with self._run:
             if not call.done:
-                with self._queue:
-                    batch, self._waiting = self._waiting, []
-                self._serve(batch)
+                self._serve(self._take(call))
         if call.error is not None:
             raise call.error
         return call.result
+
+    def _take(self, own: _Call) -> list[_Call]:
+        """The caller's own call, then waiting ones in arrival order while they fit under max_items."""
+        with self._queue:
+            batch, size, rest = [own], len(own.items), []
+            for call in self._waiting:
+                if call is own:
+                    continue
+                if self._max_items is None or size + len(call.items) <= self._max_items:
+                    batch.append(call)
+                    size += len(call.items)
+                else:
+                    rest.append(call)
+            self._waiting = rest
+        return batch
 
     def _serve(self, batch: list[_Call]) -> None:
         try:

