@@ -39,9 +39,9 @@ def injected():
 
 
 @pytest.fixture(scope="session")
-def candidate_server(tmp_path_factory, skytells_home):
+def candidate_server(tmp_path_factory, local_server):
     from skytells_lab.local import start_server
-    from skytells_lab.local.runners import default_runners, save_tiny_stable_diffusion
+    from skytells_lab.local.runners import save_tiny_stable_diffusion
 
     root = tmp_path_factory.mktemp("candidate")
     config = {
@@ -59,7 +59,9 @@ def candidate_server(tmp_path_factory, skytells_home):
         },
         "aliases": {"skytells-embed-3-small": "minilm-perturbed", "truefusion": "tiny-sd"},
     }
-    server = start_server(data_dir=root / "data", device="cpu", config=config, runners=default_runners("cpu"))
+    # the built-in models are the session server's own runners: their weights load once per session
+    runners = list(local_server.state.catalog._runners.values())
+    server = start_server(data_dir=root / "data", device="cpu", config=config, runners=runners)
     yield server
     server.stop()
 
