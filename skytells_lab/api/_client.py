@@ -88,8 +88,11 @@ class Skytells(_Namespaces, BaseClient):
         while True:
             response = None
             try:
-                response = self._http.send(self._build_request(self._http, call), stream=call.stream)
-                if call.stream and response.status_code < 400:
+                # never follow a redirect, even on a user's client made with follow_redirects=True: httpx keeps
+                # x-api-key on a redirect to another origin; a 3xx becomes a RedirectError instead
+                response = self._http.send(self._build_request(self._http, call), stream=call.stream,
+                                             follow_redirects=False)
+                if call.stream and 200 <= response.status_code < 300:
                     self._record_rate_limits(response)
                     return response
                 if call.stream:
@@ -218,8 +221,11 @@ class AsyncSkytells(_Namespaces, BaseClient):
         while True:
             response = None
             try:
-                response = await self._http.send(self._build_request(self._http, call), stream=call.stream)
-                if call.stream and response.status_code < 400:
+                # never follow a redirect, even on a user's client made with follow_redirects=True: httpx keeps
+                # x-api-key on a redirect to another origin; a 3xx becomes a RedirectError instead
+                response = await self._http.send(self._build_request(self._http, call), stream=call.stream,
+                                             follow_redirects=False)
+                if call.stream and 200 <= response.status_code < 300:
                     self._record_rate_limits(response)
                     return response
                 if call.stream:

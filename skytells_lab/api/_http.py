@@ -15,6 +15,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,9 @@ log = logging.getLogger("skytells_lab.api")
 DEFAULT_BASE_URL = "https://api.skytells.ai/v1"
 RATE_LIMIT_PREFIX = "x-skytells-ratelimit-"
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
+# query parameters whose values are credentials more often than not (signed URLs, tokens, keys)
+_SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|pass|credential|session|signature", re.IGNORECASE)
+MAX_SHOWN_URL = 300
 
 
 class Secret:
@@ -101,6 +105,26 @@ def parse_rate_limits(headers: httpx.Headers) -> dict[str, Any]:
             name = key[len(RATE_LIMIT_PREFIX):].replace("-", "_")
             out[name] = None if value in ("-", "") else int(value) if value.isdigit() else value
     return out
+
+
+def redact_url(url: str, secret: str | None = None) -> str:
+    """``url`` safe to show in an error: no ``user:password@``, credential-like query values as ``***``, no
+    fragment, the API key nowhere, at most 300 characters."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    pairs = []
+    for pair in parts.query.split("&") if parts.query else []:
+        name, eq, value = pair.partition("=")
+        pairs.append(f"{name}={'***'}" if eq and value and _SECRET_PARAM.search(name) else pair)
+    shown = f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else f"{netloc}{parts.path}"
+    if pairs:
+        shown += "?" + "&".join(pairs)
+    if secret:
+        shown = shown.replace(secret, "***")
+    return shown if len(shown) <= MAX_SHOWN_URL else shown[:MAX_SHOWN_URL] + "..."
 
 
 def is_loopback(url: str) -> bool:
@@ -261,7 +285,7 @@ class BaseClient:
 
     # ------------------------------------------------------------------ requests
     def _build_request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
-        absolute = call.path.startswith(("http://", "https://"))
+        absolute = _is_absolute(call.path)
         url = call.path if absolute else self.base_url + call.path
         headers = {
             "Accept": "text/event-stream" if call.stream else "application/json",
@@ -282,6 +306,8 @@ class BaseClient:
         """Response (already read) -> parsed body, or raise the mapped error."""
         self._record_rate_limits(response)
         request_id = _request_id(response)
+        if 300 <= response.status_code < 400:
+            raise self._redirect_error(call, response)
         if response.status_code >= 400 or response.status_code < 200:
             raise error_from_response(
                 response.status_code,
@@ -305,6 +331,31 @@ class BaseClient:
                 request_id=request_id,
             ) from None
 
+    def _redirect_error(self, call: Call, response: httpx.Response) -> E.RedirectError:
+        """A 3xx is never data: name the status and where it pointed (redacted); its body is not read as JSON."""
+        secret = self._api_key.get() if self._api_key else None
+        raw = response.headers.get("location")
+        target: str | None = None
+        if raw:
+            try:
+                target = str(response.request.url.join(raw.strip()))
+            except (httpx.InvalidURL, ValueError, TypeError):
+                target = None
+        shown = redact_url(target or raw, secret) if (target or raw) else None
+        where = f"{call.method} {redact_url(_display_url(self.base_url, call.path), secret)}"
+        reason = response.reason_phrase or "Redirect"
+        message = f"{where} answered HTTP {response.status_code} {reason}"
+        message += f" to {shown}" if shown else " without a Location"
+        message += "; the client does not follow redirects, so the API key never travels to another address"
+        suggestion = _moved_base_url(target, call.path) if target and not _is_absolute(call.path) else None
+        if suggestion:
+            message += f". If the API has moved, use base_url={redact_url(suggestion, secret)!r}"
+        err = E.RedirectError(message, location=shown, http_status=response.status_code,
+                              request_id=_request_id(response), details={"location": shown})
+        # where to go, for a caller that may follow it itself (output files); never a URL holding the key
+        err._target = target if target and not (secret and secret in target) else None
+        return err
+
     def _record_rate_limits(self, response: httpx.Response) -> None:
         rate = parse_rate_limits(response.headers)
         with self._state.lock:
@@ -313,7 +364,7 @@ class BaseClient:
     def _to_error(self, exc: BaseException, call: Call) -> E.SkytellsError:
         if isinstance(exc, E.SkytellsError):
             return exc
-        where = f"{call.method} {_display_url(self.base_url, call.path)}"
+        where = f"{call.method} {redact_url(_display_url(self.base_url, call.path))}"
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             err: E.SkytellsError
             if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
@@ -374,8 +425,20 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return (parts.scheme, (parts.hostname or "").lower(), port)
 
 
+def _is_absolute(path: str) -> bool:
+    return path.startswith(("http://", "https://"))
+
+
 def _display_url(base: str, path: str) -> str:
-    return path if path.startswith(("http://", "https://")) else base + path
+    return path if _is_absolute(path) else base + path
+
+
+def _moved_base_url(target: str, path: str) -> str | None:
+    """``https://new/v1`` when ``target`` is ``https://new/v1/models?x`` for the path ``/models``."""
+    stem = target.split("?", 1)[0].split("#", 1)[0]
+    if path and stem.endswith(path) and len(stem) > len(path):
+        return stem[: -len(path)]
+    return None
 
 
 def _json_or_text(content: bytes) -> Any:

@@ -27,6 +27,7 @@ Op = Generator[Any, Any, Any]
 
 MAX_PER_PAGE = 50
 MAX_POLL_INTERVAL = 5.0
+MAX_FILE_REDIRECTS = 5
 
 
 def _seg(value: str) -> str:
@@ -229,10 +230,23 @@ def prediction_failed(prediction: Prediction) -> E.PredictionFailed:
 
 
 def fetch_file(url: str, base_url: str) -> Op:
-    """An output file's bytes (relative URLs resolve against the API; the key goes only to its origin)."""
+    """An output file's bytes (relative URLs resolve against the API; the key goes only to its origin).
+
+    Files may sit behind a redirect to storage: up to ``MAX_FILE_REDIRECTS`` are followed here, each hop a
+    new request that carries the key only when it goes to the API's own origin, and never from https to http.
+    """
     if not url.startswith(("http://", "https://")):
         url = str(httpx.URL(base_url + "/").join(url))
-    return (yield Call("GET", url, kind="files", expect="bytes"))
+    for hop in range(MAX_FILE_REDIRECTS + 1):
+        try:
+            return (yield Call("GET", url, kind="files", expect="bytes"))
+        except E.RedirectError as err:
+            target = getattr(err, "_target", None)
+            downgrade = url.startswith("https://") and not (target or "").startswith("https://")
+            if target is None or hop == MAX_FILE_REDIRECTS or downgrade or not target.startswith("http"):
+                raise
+            url = target
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- inference (non-streaming)

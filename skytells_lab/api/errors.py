@@ -21,6 +21,7 @@ __all__ = [
     "PermissionDeniedError",
     "PredictionFailed",
     "RateLimitError",
+    "RedirectError",
     "ServerError",
     "SkytellsError",
     "StreamInterrupted",
@@ -93,6 +94,17 @@ class RateLimitError(SkytellsError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
+
+
+class RedirectError(SkytellsError):
+    """The server answered a 3xx. The client never follows one on its own (it could carry the API key to
+    another address); ``location`` is where it pointed, with any credentials in it replaced by ``***``."""
+
+    default_error_id = "UNEXPECTED_REDIRECT"
+
+    def __init__(self, message: str, *, location: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.location = location
 
 
 class ServerError(SkytellsError):
