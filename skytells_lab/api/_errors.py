@@ -163,7 +163,6 @@ def error_from_response(
         "http_status": status,
         "details": _scrub(details, secret),
         "request_id": info.get("request_id") or request_id,
+        "retry_after": retry_after,
     }
-    if cls is E.RateLimitError:
-        kw["retry_after"] = retry_after
     return cls(_scrub(str(message), secret), **kw)

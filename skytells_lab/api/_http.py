@@ -3,10 +3,13 @@
 Sync and async clients differ only in how they send and sleep (``_client.py``); every decision (headers,
 what is retried and how long to wait, how a response becomes a result or an error) lives here once.
 
-Retry rules: connection errors, timeouts, 408, 429 and 5xx are retried with jittered exponential backoff,
-honoring ``Retry-After`` (seconds or an HTTP date) up to ``max_retry_after``; payment/credit errors never.
-A call marked ``resend_safe=False`` (prediction creation) is re-sent only when the request certainly did not
-reach the server (connect errors) or the server explicitly refused it (429); any other failure is raised.
+Retry rules (docs/guides/reliability.md, "Retry policy"): connection errors, timeouts, 408, 429 and 5xx are
+retried with jittered exponential backoff, honoring ``Retry-After`` (seconds or an HTTP date) up to
+``max_retry_after``; payment/credit errors and redirects never. A call marked ``resend_safe=False``
+(prediction creation, chat, responses, embeddings: they run a model and are charged) is re-sent only when
+the request certainly did not reach the server (connect errors) or the server said it ran nothing (429, or
+503 with ``Retry-After``); any other failure is raised, saying it may have run. ``resend_inference=True``
+re-sends chat/responses/embeddings after those ambiguous failures too, as the OpenAI SDK does.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
+    resend_inference: bool = False  # re-send chat/responses/embeddings after a failure where they may have run
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter-ish exponential backoff: in [0.5, 1] x base x 2**attempt, capped."""
@@ -179,12 +183,13 @@ class BaseClient:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         max_retry_after: float = 60.0,
+        resend_inference: bool = False,
         local: bool | None = None,
     ) -> None:
         self._api_key = Secret(api_key) if api_key else None
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
-        self._retry = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after)
+        self._retry = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after, bool(resend_inference))
         self._transport = transport
         self._headers = dict(headers or {})
         self._local = local
@@ -260,14 +265,19 @@ class BaseClient:
             if fn in self._state.observers:
                 self._state.observers.remove(fn)
 
-    def with_options(self, *, max_retries: int | None = None, timeout: float | None = None, **retry: float):
+    def with_options(self, *, max_retries: int | None = None, timeout: float | None = None, **retry: Any):
         """A client sharing this one's connection pool and observers, with other retry/timeout settings.
 
-        ``client.with_options(max_retries=0).predictions.get(id)`` configures a single call.
+        ``client.with_options(max_retries=0).predictions.get(id)`` configures a single call;
+        ``retry`` takes ``backoff_base``, ``backoff_max``, ``max_retry_after`` and ``resend_inference``.
         """
+        unknown = set(retry) - {"backoff_base", "backoff_max", "max_retry_after", "resend_inference"}
+        if unknown:
+            raise TypeError(f"with_options() got unknown option(s) {sorted(unknown)}; it takes max_retries, "
+                            "timeout, backoff_base, backoff_max, max_retry_after and resend_inference")
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        changes = {k: v for k, v in retry.items() if k in ("backoff_base", "backoff_max", "max_retry_after")}
+        changes = dict(retry)
         if max_retries is not None:
             changes["max_retries"] = max_retries
         clone._retry = replace(self._retry, **changes)
@@ -381,29 +391,35 @@ class BaseClient:
         """Seconds to wait before the next attempt, or None to raise ``err``."""
         if attempt >= policy.max_retries or (call.max_retries is not None and attempt >= call.max_retries):
             return None
+        if isinstance(err, (E.PaymentRequiredError, E.RedirectError)) or err.error_id in NON_RETRYABLE_ERROR_IDS:
+            return None
         not_sent = getattr(err, "_not_sent", False)
-        if isinstance(err, E.RateLimitError):
-            if err.retry_after is not None:
-                return err.retry_after if err.retry_after <= policy.max_retry_after else None
-            return policy.backoff(attempt)
-        if not call.resend_safe and not not_sent:
+        if not _resendable(call, policy) and not not_sent and not ran_nothing(err):
             return None
-        if isinstance(err, E.PaymentRequiredError) or err.error_id in NON_RETRYABLE_ERROR_IDS:
-            return None
-        if not_sent or isinstance(err, (E.NetworkError, E.InvalidJSONError)):
+        if err.retry_after is not None and (isinstance(err, E.RateLimitError) or err.http_status == 503):
+            return err.retry_after if err.retry_after <= policy.max_retry_after else None
+        if not_sent or isinstance(err, (E.RateLimitError, E.NetworkError, E.InvalidJSONError)):
             return policy.backoff(attempt)
         if isinstance(err, (E.ServerError, E.APITimeoutError)) or err.http_status == 408:
             return policy.backoff(attempt)
         return None
 
     def _annotate_unsent(self, call: Call, err: E.SkytellsError) -> E.SkytellsError:
-        """A create that failed after it may have reached the server: say so, and do not re-send it."""
-        if not call.resend_safe and not getattr(err, "_not_sent", False) and not isinstance(err, E.RateLimitError):
-            err.details = {**(err.details if isinstance(err.details, dict) else {"details": err.details}),
-                           "may_have_been_created": True}
+        """A run-and-charge call that failed after it may have run: say so (it was not re-sent)."""
+        if _resendable(call, self._retry) or not may_have_run(err):
+            return err
+        details = err.details if isinstance(err.details, dict) else ({} if err.details is None else
+                                                                     {"details": err.details})
+        if call.kind == "predictions.create":
+            err.details = {**details, "may_have_been_created": True}
             err.message += (" (the request may have reached the server, so it was not re-sent; "
                             "look for the prediction with client.predictions.list() before retrying)")
-            err.args = (err.message,)
+        else:
+            err.details = {**details, "may_have_run": True}
+            err.message += (" (the request may have reached the server and run, so it was not re-sent: a repeat "
+                            "could run and be charged twice; retry it yourself, or let the client do it with "
+                            "with_options(resend_inference=True))")
+        err.args = (err.message,)
         return err
 
     def _observe(self, call: Call, started: float, *, result: Any = None, error: E.SkytellsError | None = None,
@@ -417,6 +433,27 @@ class BaseClient:
                 fn(record)
             except Exception:  # an observer must never break the call it watches
                 log.exception("observer %r failed", fn)
+
+
+def ran_nothing(err: E.SkytellsError) -> bool:
+    """The server answered that it ran nothing and asked to come back: 429, or 503 with ``Retry-After``."""
+    if err.http_status == 429:
+        return isinstance(err, E.RateLimitError)
+    return err.http_status == 503 and err.retry_after is not None
+
+
+def may_have_run(err: E.SkytellsError) -> bool:
+    """False when the request certainly did not run: never connected, or a definite 3xx/4xx answer (the
+    server refused it), or ``ran_nothing``; True for a 5xx, a dropped connection, a read timeout, a 2xx
+    whose body could not be read."""
+    if getattr(err, "_not_sent", False) or ran_nothing(err):
+        return False
+    status = err.http_status
+    return not (status is not None and 300 <= status < 500)
+
+
+def _resendable(call: Call, policy: RetryPolicy) -> bool:
+    return call.resend_safe or (call.inference and policy.resend_inference)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

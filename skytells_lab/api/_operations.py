@@ -253,13 +253,13 @@ def fetch_file(url: str, base_url: str) -> Op:
 
 
 def chat_completion(model: str, messages: list, params: dict) -> Op:
-    body = yield Call("POST", "/chat/completions", kind="chat.completions", inference=True, model=model,
-                      json={"model": model, "messages": messages, **params})
+    body = yield Call("POST", "/chat/completions", kind="chat.completions", inference=True, resend_safe=False,
+                      model=model, json={"model": model, "messages": messages, **params})
     return ChatCompletion.model_validate(body)
 
 
 def response(model: str, input: Any, params: dict) -> Op:
-    body = yield Call("POST", "/responses", kind="responses", inference=True, model=model,
+    body = yield Call("POST", "/responses", kind="responses", inference=True, resend_safe=False, model=model,
                       json={"model": model, "input": input, **params})
     return Response.model_validate(body)
 
@@ -269,7 +269,8 @@ def embeddings(model: str, input: Any, encoding_format: str = "base64", dimensio
     payload = {"model": model, "input": input, "encoding_format": encoding_format, **params}
     if dimensions is not None:
         payload["dimensions"] = dimensions
-    body = yield Call("POST", "/embeddings", kind="embeddings", inference=True, model=model, json=payload)
+    body = yield Call("POST", "/embeddings", kind="embeddings", inference=True, resend_safe=False, model=model,
+                      json=payload)
     if not isinstance(body, dict):
         raise E.InvalidJSONError("expected an embeddings list object", http_status=200)
     return EmbeddingResponse.from_wire(body)

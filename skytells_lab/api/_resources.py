@@ -100,8 +100,8 @@ class ChatCompletions(_Resource):
         messages = coerce_messages(messages)
         if not stream:
             return self._client._execute(ops.chat_completion(model, messages, params))
-        call = Call("POST", "/chat/completions", kind="chat.completions", inference=True, model=model, stream=True,
-                    json={"model": model, "messages": messages, **params, "stream": True})
+        call = Call("POST", "/chat/completions", kind="chat.completions", inference=True, resend_safe=False,
+                    model=model, stream=True, json={"model": model, "messages": messages, **params, "stream": True})
         return self._client._open_stream(call, ChatDecoder, "chat")
 
 
@@ -118,8 +118,8 @@ class Responses(_Resource):
         input = coerce_response_input(input)
         if not stream:
             return self._client._execute(ops.response(model, input, params))
-        call = Call("POST", "/responses", kind="responses", inference=True, model=model, stream=True,
-                    json={"model": model, "input": input, **params, "stream": True})
+        call = Call("POST", "/responses", kind="responses", inference=True, resend_safe=False, model=model,
+                    stream=True, json={"model": model, "input": input, **params, "stream": True})
         return self._client._open_stream(call, ResponseDecoder, "responses")
 
 

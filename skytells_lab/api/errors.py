@@ -42,6 +42,7 @@ class SkytellsError(Exception):
         http_status: int | None = None,
         details: Any = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -49,6 +50,7 @@ class SkytellsError(Exception):
         self.http_status = http_status
         self.details = details
         self.request_id = request_id
+        self.retry_after = retry_after  # seconds the server asked to wait (``Retry-After``), capped; else None
 
     def __str__(self) -> str:
         where = []
@@ -90,10 +92,6 @@ class PaymentRequiredError(SkytellsError):
 
 class RateLimitError(SkytellsError):
     default_error_id = "RATE_LIMIT_EXCEEDED"
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
 
 
 class RedirectError(SkytellsError):

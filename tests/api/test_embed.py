@@ -40,10 +40,19 @@ def test_embed_single_string_and_empty(client):
         client.embed(["ok", 3], model="embed-small")
 
 
-def test_embed_survives_faults(client, faults):
-    faults.script("POST", "/v1/embeddings", Fault.status(503), Fault.drop(), Fault.invalid_json(),
+def test_embed_survives_faults_where_nothing_ran(client, faults):
+    faults.script("POST", "/v1/embeddings", Fault.status(503, headers={"Retry-After": "0"}),
                   Fault.rate_limited("0"))
     out = client.embed(TEXTS, model="embed-small", batch_size=4, concurrency=2, progress=False)
+    np.testing.assert_array_equal(out, EXPECTED)
+    assert faults.count("POST", "/v1/embeddings") == 6 + 2
+
+
+def test_embed_survives_ambiguous_faults_when_resending_is_allowed(client, faults):
+    faults.script("POST", "/v1/embeddings", Fault.status(503), Fault.drop(), Fault.invalid_json(),
+                  Fault.rate_limited("0"))
+    out = client.with_options(resend_inference=True).embed(TEXTS, model="embed-small", batch_size=4,
+                                                           concurrency=2, progress=False)
     np.testing.assert_array_equal(out, EXPECTED)
     assert faults.count("POST", "/v1/embeddings") == 6 + 4
 

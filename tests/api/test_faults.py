@@ -226,10 +226,18 @@ def test_sse_stream_cut_midway_raises_with_partial(client, faults, declare_lengt
 
 
 def test_sse_stream_open_is_retried_before_any_event(client, faults):
-    faults.script("POST", "/v1/chat/completions", Fault.status(503))
+    faults.script("POST", "/v1/chat/completions", Fault.status(503, headers={"Retry-After": "0"}))
     stream = client.chat.completions.create(model="m", messages=[], stream=True)
     assert stream.final().text == "Hello from the fake"
     assert faults.count("POST", "/v1/chat/completions") == 2
+
+
+def test_sse_stream_open_is_not_resent_after_a_503_that_may_have_run(client, faults):
+    faults.script("POST", "/v1/chat/completions", Fault.status(503))  # no Retry-After: a gateway's 503
+    with pytest.raises(ServerError) as info:
+        client.chat.completions.create(model="m", messages=[], stream=True)
+    assert info.value.details["may_have_run"] is True
+    assert faults.count("POST", "/v1/chat/completions") == 1
 
 
 def test_async_twin_under_faults(make_async, faults, service):
