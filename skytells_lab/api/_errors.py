@@ -16,7 +16,9 @@ from skytells_lab.api import errors as E
 
 _BY_ERROR_ID: dict[str, type[E.SkytellsError]] = {
     "UNAUTHORIZED": E.AuthenticationError,
-    "ACCOUNT_SUSPENDED": E.PermissionDeniedError,
+    # the prediction-errors page answers it with 401 (the TS SDK's table says 403): the key cannot be used
+    # until the account is restored, which is what an AuthenticationError tells the user to fix
+    "ACCOUNT_SUSPENDED": E.AuthenticationError,
     "FORBIDDEN": E.PermissionDeniedError,
     "SECURITY_VIOLATION": E.PermissionDeniedError,
     "CONTENT_POLICY_VIOLATION": E.PermissionDeniedError,

@@ -378,13 +378,16 @@ class BaseClient:
         if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
             err: E.SkytellsError
             if isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
-                err = E.APITimeoutError(f"timed out connecting for {where}")
+                err = E.APITimeoutError(f"timed out connecting for {where} (nothing was sent)")
             else:
-                err = E.NetworkError(f"could not connect for {where}: {exc}")
+                err = E.NetworkError(f"could not connect for {where}: {exc} (nothing was sent)")
             err._not_sent = True  # the request certainly did not reach the server
             return err
         if isinstance(exc, httpx.TimeoutException):
             return E.APITimeoutError(f"{where} timed out ({type(exc).__name__})")
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+            return E.NetworkError(f"{where}: the connection broke before a complete answer arrived "
+                                  f"({type(exc).__name__}: {exc})")
         return E.NetworkError(f"{where} failed: {type(exc).__name__}: {exc}")
 
     def _retry_delay(self, call: Call, err: E.SkytellsError, attempt: int, policy: RetryPolicy) -> float | None:
