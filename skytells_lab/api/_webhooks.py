@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
 from skytells_lab.api import errors as E
@@ -22,17 +23,40 @@ def sign_webhook(raw_body: bytes | str, secret: str) -> str:
     return hmac.new(_bytes(secret), _bytes(raw_body), hashlib.sha256).hexdigest()
 
 
-def verify_webhook(raw_body: bytes | str, signature: str | None, secret: str) -> bool:
+def verify_webhook(raw_body: bytes | str, signature: str | bytes | None, secret: str | bytes) -> bool:
     """True when ``signature`` is the HMAC-SHA256 of exactly these bytes under ``secret`` (constant time).
 
-    Pass the body as received, before any JSON parsing; a missing or malformed signature is False.
+    Pass the body as received, before any JSON parsing. ``signature`` is the header value, 64 hex digits,
+    optionally after ``sha256=``; anything else (None, empty, the wrong length, non-hex, non-ASCII, a value
+    of another type) is False, never an exception: a sender controls the header.
     """
-    if not signature or not secret:
+    if not isinstance(raw_body, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"verify_webhook() takes the raw body as bytes or str, got {type(raw_body).__name__}: "
+                        "pass the request body as received, before any JSON parsing")
+    candidate = _signature_hex(signature)
+    if candidate is None or not secret or not isinstance(secret, (str, bytes)):
         return False
-    candidate = signature.strip()
-    if candidate.lower().startswith("sha256="):
-        candidate = candidate[7:]
-    return hmac.compare_digest(sign_webhook(raw_body, secret), candidate.lower())
+    try:
+        expected = sign_webhook(raw_body, secret)
+    except UnicodeEncodeError:  # a str holding lone surrogates is no body that was ever received
+        return False
+    return hmac.compare_digest(expected, candidate)
+
+
+_HEX_SIGNATURE = re.compile(r"(?:sha256=)?([0-9a-f]{64})", re.ASCII | re.IGNORECASE)
+
+
+def _signature_hex(signature: object) -> str | None:
+    """The 64 lowercase hex digits of a well-formed signature header value, else None."""
+    if isinstance(signature, (bytes, bytearray)):
+        try:
+            signature = bytes(signature).decode("ascii")
+        except UnicodeDecodeError:
+            return None
+    if not isinstance(signature, str) or len(signature) > 128:
+        return None
+    match = _HEX_SIGNATURE.fullmatch(signature.strip(" \t"))
+    return match.group(1).lower() if match else None
 
 
 def parse_webhook(raw_body: bytes | str | dict) -> WebhookEvent:

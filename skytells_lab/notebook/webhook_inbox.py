@@ -6,7 +6,9 @@
 
 Each POST's raw body is checked against ``X-Skytells-Signature`` (HMAC-SHA256) with the secret; bodies
 that fail are answered 401 and counted in ``rejected``, never collected. Without a secret events are
-collected with ``verified=False``. It listens on 127.0.0.1 only: the service cannot reach it, so it is
+collected with ``verified=False``. A request whose ``Content-Length`` is not one plain number within
+``MAX_BODY`` (negative, garbage, duplicated, huge, chunked), or whose body stops short of it, is answered
+400/411/413 and counted in ``rejected``; the inbox keeps serving. It listens on 127.0.0.1 only: the service cannot reach it, so it is
 for the embedded local server (or a tunnel you set up yourself).
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +29,26 @@ from typing_extensions import Self
 __all__ = ["InboxEvent", "WebhookInbox"]
 
 MAX_BODY = 8 * 1024 * 1024
+READ_TIMEOUT = 10.0  # seconds of silence before a half-sent request is dropped
+_DIGITS = re.compile(r"[0-9]{1,18}", re.ASCII)
+
+
+def _content_length(values: list[str], transfer_encoding: str | None) -> int | str:
+    """The body length a request announced, or why it is refused: "bad" (400), "chunked" (411: bodies
+    must be delimited by Content-Length), "too large" (413). Only plain ASCII digits count: no sign, no
+    spaces inside, no other scripts' digits, one value (differing duplicates are a smuggling attempt)."""
+    if transfer_encoding:
+        return "chunked"
+    if not values:
+        return 0
+    distinct = {v.strip() for v in values}
+    if len(distinct) != 1:
+        return "bad"
+    text = distinct.pop()
+    if not _DIGITS.fullmatch(text):
+        return "too large" if text.isascii() and text.isdigit() else "bad"
+    length = int(text)
+    return "too large" if length > MAX_BODY else length
 
 
 @dataclass(frozen=True)
@@ -73,19 +96,38 @@ class WebhookInbox:
         inbox = self
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = READ_TIMEOUT  # a sender that announces more than it sends is dropped, not waited on
+
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                if self.path.split("?", 1)[0] != inbox.path or length > MAX_BODY:
-                    self._answer(404 if length <= MAX_BODY else 413)
+                length = _content_length(self.headers.get_all("content-length") or [],
+                                         self.headers.get("transfer-encoding"))
+                if isinstance(length, str):
+                    inbox._refused()
+                    self._answer({"too large": 413, "chunked": 411}.get(length, 400))
                     return
-                body = self.rfile.read(length)
-                code = inbox._receive(body, self.headers.get("x-skytells-signature"))
-                self._answer(code)
+                if self.path.split("?", 1)[0] != inbox.path:
+                    self._answer(404)
+                    return
+                try:
+                    body = self.rfile.read(length) if length else b""
+                except OSError:  # includes the read timeout
+                    body = b""
+                if len(body) != length:  # the sender hung up or went silent before the announced length
+                    inbox._refused()
+                    self._answer(400)
+                    return
+                self._answer(inbox._receive(body, self.headers.get("x-skytells-signature")))
 
             def _answer(self, code: int) -> None:
-                self.send_response(code)
-                self.send_header("content-length", "0")
-                self.end_headers()
+                # an unread or undelimited body must not be parsed as the next request: always close
+                self.close_connection = True
+                try:
+                    self.send_response(code)
+                    self.send_header("content-length", "0")
+                    self.send_header("connection", "close")
+                    self.end_headers()
+                except OSError:  # the sender is gone
+                    pass
 
             def log_message(self, *args: Any) -> None:  # quiet: a notebook is no server log
                 pass
@@ -97,6 +139,11 @@ class WebhookInbox:
         self._thread.start()
 
     # ------------------------------------------------------------------ receiving
+
+    def _refused(self) -> None:
+        with self._changed:
+            self.rejected += 1
+            self._changed.notify_all()
 
     def _receive(self, body: bytes, signature: str | None) -> int:
         from skytells_lab.api import parse_webhook, verify_webhook
