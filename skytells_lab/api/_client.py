@@ -18,7 +18,7 @@ import httpx
 
 from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
-from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep
+from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep, _request_id
 from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 
@@ -113,7 +113,7 @@ class Skytells(_Namespaces, BaseClient):
                 continue
             if not call.stream:
                 self._observe(call, started, result=result, http_status=response.status_code,
-                              request_id=response.headers.get("x-request-id"))
+                              request_id=_request_id(response))
             return result
 
     def _execute(self, op: ops.Op) -> Any:
@@ -246,7 +246,7 @@ class AsyncSkytells(_Namespaces, BaseClient):
                 continue
             if not call.stream:
                 self._observe(call, started, result=result, http_status=response.status_code,
-                              request_id=response.headers.get("x-request-id"))
+                              request_id=_request_id(response))
             return result
 
     async def _execute(self, op: ops.Op) -> Any:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import threading
@@ -72,42 +73,62 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     resend_inference: bool = False  # re-send chat/responses/embeddings after a failure where they may have run
 
+    def __post_init__(self) -> None:
+        for name in ("backoff_base", "backoff_max", "max_retry_after"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0 (inf allowed), got {value!r}")
+        if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool) or self.max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+
     def backoff(self, attempt: int) -> float:
         """Full-jitter-ish exponential backoff: in [0.5, 1] x base x 2**attempt, capped."""
         ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
         return ceiling * (0.5 + random.random() / 2)
 
 
+RETRY_AFTER_CEILING = 86400.0  # a Retry-After beyond a day (1e308, the year 9999) is read as a day
+_DELAY_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]*)?", re.ASCII)
+_SMALL_INT = re.compile(r"[0-9]{1,18}", re.ASCII)
+MAX_HEADER_SHOWN = 200  # a request id is shown in errors up to this length
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as delta-seconds or an HTTP date -> seconds from now (>= 0), else None."""
-    if not value:
+    """``Retry-After`` as delta-seconds or an HTTP date -> seconds from now, in [0, RETRY_AFTER_CEILING].
+
+    Judged by value, as a hostile or broken server may send anything: only plain ASCII digits (a decimal
+    point allowed) or an HTTP date count; NaN, infinity, negative, exponent, non-ASCII or unparsable values
+    are None (the header is ignored and the usual backoff applies); a value beyond a day is a day.
+    """
+    if not value or not isinstance(value, str) or not value.isascii() or len(value) > 10_000:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _DELAY_SECONDS.fullmatch(value):
+        return min(float(value), RETRY_AFTER_CEILING)  # float() of a long digit string is inf, never an error
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when is None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     current = now if now is not None else time.time()
-    return max(0.0, when.timestamp() - current)
+    seconds = when.timestamp() - current
+    return None if math.isnan(seconds) else min(max(0.0, seconds), RETRY_AFTER_CEILING)
 
 
 def parse_rate_limits(headers: httpx.Headers) -> dict[str, Any]:
-    """``x-skytells-ratelimit-remaining-requests: 12`` -> ``{"remaining_requests": 12}``; ``-`` -> None."""
+    """``x-skytells-ratelimit-remaining-requests: 12`` -> ``{"remaining_requests": 12}``; ``-`` -> None.
+
+    Only plain ASCII digits (at most 18) become an int; anything else stays the string it was."""
     out: dict[str, Any] = {}
     for key, value in headers.items():
         key = key.lower()
         if key.startswith(RATE_LIMIT_PREFIX):
             value = value.strip()
             name = key[len(RATE_LIMIT_PREFIX):].replace("-", "_")
-            out[name] = None if value in ("-", "") else int(value) if value.isdigit() else value
+            out[name] = None if value in ("-", "") else int(value) if _SMALL_INT.fullmatch(value) else value[:100]
     return out
 
 
@@ -385,6 +406,10 @@ class BaseClient:
             return err
         if isinstance(exc, httpx.TimeoutException):
             return E.APITimeoutError(f"{where} timed out ({type(exc).__name__})")
+        if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc).lower():
+            # httpx reads a 3xx's Location even when not following it, and refuses one that is no URL
+            return E.RedirectError(f"{where} answered a redirect whose Location is not a valid URL; the client "
+                                   "does not follow redirects", error_id="UNEXPECTED_REDIRECT")
         if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
             return E.NetworkError(f"{where}: the connection broke before a complete answer arrived "
                                   f"({type(exc).__name__}: {exc})")
@@ -449,7 +474,7 @@ def may_have_run(err: E.SkytellsError) -> bool:
     """False when the request certainly did not run: never connected, or a definite 3xx/4xx answer (the
     server refused it), or ``ran_nothing``; True for a 5xx, a dropped connection, a read timeout, a 2xx
     whose body could not be read."""
-    if getattr(err, "_not_sent", False) or ran_nothing(err):
+    if getattr(err, "_not_sent", False) or ran_nothing(err) or isinstance(err, E.RedirectError):
         return False
     status = err.http_status
     return not (status is not None and 300 <= status < 500)
@@ -491,7 +516,7 @@ def _json_or_text(content: bytes) -> Any:
 def _request_id(response: httpx.Response) -> str | None:
     for key in ("x-request-id", "request-id", "x-skytells-request-id"):
         if key in response.headers:
-            return response.headers[key]
+            return response.headers[key][:MAX_HEADER_SHOWN]
     return None
 
 
