@@ -330,8 +330,12 @@ class BaseClient:
                 headers["Authorization"] = f"Bearer {self._api_key.get()}"
         params = {k: v for k, v in (call.params or {}).items() if v is not None}
         timeout = self.timeout if call.timeout is None else call.timeout
-        return http.build_request(call.method, url, params=params or None, json=call.json, headers=headers,
-                                  timeout=timeout)
+        try:
+            return http.build_request(call.method, url, params=params or None, json=call.json, headers=headers,
+                                      timeout=timeout)
+        except httpx.InvalidURL as exc:  # e.g. an output file URL from the server that is no URL
+            raise E.InvalidInputError(f"{call.method} {redact_url(url)}: not a valid URL ({exc})",
+                                      error_id="INVALID_URL") from None
 
     def _handle_response(self, call: Call, response: httpx.Response) -> Any:
         """Response (already read) -> parsed body, or raise the mapped error."""
@@ -485,8 +489,11 @@ def _resendable(call: Call, policy: RetryPolicy) -> bool:
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:  # an out-of-range port or a broken host (a hostile output URL): matches no origin
+        return ("", "", None)
     return (parts.scheme, (parts.hostname or "").lower(), port)
 
 

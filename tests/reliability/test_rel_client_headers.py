@@ -119,3 +119,14 @@ def test_retry_settings_are_judged_by_value(option):
             Skytells("sk-test", "http://127.0.0.1:9/v1", **{option: bad})
     with pytest.raises(ValueError, match="max_retries"):
         Skytells("sk-test", "http://127.0.0.1:9/v1", max_retries=-1)
+
+
+def test_an_output_url_that_is_no_url_is_a_clear_error():
+    from skytells_lab.api import InvalidInputError
+    from skytells_lab.api._operations import fetch_file
+
+    with Skytells("sk-test", "http://127.0.0.1:9/v1", max_retries=0) as client:
+        for url in ("http://[::1/x.png", "https://[zz]/x.png"):
+            with pytest.raises(InvalidInputError) as info:
+                client._execute(fetch_file(url, client.base_url))
+            assert info.value.error_id == "INVALID_URL"
