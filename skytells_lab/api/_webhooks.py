@@ -66,7 +66,7 @@ def parse_webhook(raw_body: bytes | str | dict) -> WebhookEvent:
     else:
         try:
             body = json.loads(_bytes(raw_body))
-        except ValueError:
+        except (ValueError, RecursionError):  # UnicodeError (lone surrogates) is a ValueError too
             raise E.InvalidJSONError("webhook body is not JSON") from None
     if not isinstance(body, dict):
         raise E.InvalidJSONError("webhook body is not a JSON object")

@@ -44,6 +44,14 @@ def test_bad_bodies_and_secrets():
         verify_webhook(json.loads(BODY), GOOD, SECRET)  # a parsed body is a bug to fix, not a bad signature
 
 
+def test_parse_webhook_refuses_unreadable_bodies_with_its_own_error():
+    from skytells_lab.api import InvalidJSONError, parse_webhook
+
+    for body in ("\ud800", b"\xff\xfe", b"[" * 100_000, b"nope"):
+        with pytest.raises(InvalidJSONError):
+            parse_webhook(body)
+
+
 @pytest.fixture
 def inbox(monkeypatch):
     from skytells_lab.notebook import webhook_inbox
