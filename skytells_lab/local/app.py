@@ -26,7 +26,13 @@ from skytells_lab.local.guards import (
     read_limited,
 )
 from skytells_lab.local.inference import InferenceService
-from skytells_lab.local.predictions import PredictionService, render
+from skytells_lab.local.predictions import (
+    PredictionService,
+    marked,
+    render,
+    unreadable_fields,
+    unreadable_prediction,
+)
 from skytells_lab.local.store import TERMINAL, Store
 from skytells_lab.local.webhooks import WebhookDispatcher
 
@@ -184,25 +190,32 @@ def create_app(state: ServerState) -> FastAPI:
         if isinstance(body, dict) and body.get("await") is True:
             await state.predictions.wait(rec["id"], state.config.await_timeout)
             rec = await run_in_threadpool(state.predictions.get, rec["id"])
-        return JSONResponse(render(rec, base_url(request)), 201)
+        return prediction_response(rec, base_url(request), 201)
 
     @api.get("/predictions", tags=["predictions"])
     async def list_predictions(request: Request):
         rows, pagination = await run_in_threadpool(state.predictions.list, request.query_params)
         base = base_url(request)
-        return JSONResponse({"data": [render(r, base) for r in rows], "pagination": pagination})
+        data = [render(r, base) for r in rows]
+        try:
+            if not any(r.get("unreadable") for r in rows):
+                return JSONResponse({"data": data, "pagination": pagination})
+        except (ValueError, UnicodeEncodeError):  # a row an older version stored: shown marked, not a 500
+            pass
+        data = [marked(r, d) if unreadable_fields(r, d) else d for r, d in zip(rows, data)]
+        return JSONResponse({"data": data, "pagination": pagination})
 
     @api.get("/predictions/{prediction_id}", tags=["predictions"])
     async def get_prediction(prediction_id: str, request: Request):
         # the hottest route (every poll): a primary-key read on this thread's WAL reader takes microseconds and
         # never waits for a writer, so it runs inline, and a JSONResponse skips FastAPI's re-encoding walk
-        return JSONResponse(render(state.predictions.get(prediction_id), base_url(request)))
+        return prediction_response(state.predictions.get(prediction_id), base_url(request))
 
     @api.get("/predictions/{prediction_id}/stream", tags=["predictions"])
     async def stream_prediction(prediction_id: str, request: Request):
         rec = await run_in_threadpool(state.predictions.get, prediction_id)
         if "text/event-stream" not in request.headers.get("accept", ""):
-            return render(rec, base_url(request))
+            return prediction_response(rec, base_url(request))
         return StreamingResponse(_prediction_events(state, prediction_id, base_url(request)),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -210,7 +223,7 @@ def create_app(state: ServerState) -> FastAPI:
     async def cancel_prediction(prediction_id: str, request: Request):
         rec = await run_in_threadpool(state.predictions.cancel, prediction_id)
         # the prediction (what the SDKs expect) plus `success` (what the docs and the CLI expect)
-        return {**render(rec, base_url(request)), "success": True}
+        return prediction_response(rec, base_url(request), extra={"success": True})
 
     @api.delete("/predictions/{prediction_id}", tags=["predictions"])
     @api.delete("/predictions/{prediction_id}/delete", tags=["predictions"])
@@ -250,6 +263,18 @@ def create_app(state: ServerState) -> FastAPI:
     return app
 
 
+def prediction_response(rec: dict, base: str, status: int = 200, extra: dict | None = None) -> JSONResponse:
+    """The prediction as JSON; a row an older version stored with NaN or invalid Unicode answers 422
+    PREDICTION_UNREADABLE instead of failing to render (500)."""
+    body = render(rec, base)
+    try:
+        if not rec.get("unreadable"):
+            return JSONResponse({**body, **(extra or {})}, status)
+    except (ValueError, UnicodeEncodeError):
+        pass
+    raise unreadable_prediction(rec, unreadable_fields(rec, body))
+
+
 def _require_object(body):
     if not isinstance(body, dict):
         raise ApiError(400, "INVALID_REQUEST", "The request body must be a JSON object.", param="body")
@@ -272,6 +297,10 @@ async def _prediction_events(state: ServerState, prediction_id: str, base: str):
         if rec is None:
             return
         shown = render(rec, base)
+        fields = unreadable_fields(rec, shown)
+        if fields:
+            yield f"event: error\ndata: {json.dumps(unreadable_prediction(rec, fields).rest_body())}\n\n"
+            return
         if shown != last:
             yield f"event: prediction\ndata: {json.dumps(shown)}\n\n"
             last = shown

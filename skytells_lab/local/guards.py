@@ -8,10 +8,12 @@ import json
 import logging
 import math
 import secrets
+import sys
 import threading
 import time
 
 from skytells_lab.local.errors import INFERENCE_PATHS, ApiError, bad_request
+from skytells_lab.local.wire_values import renderable, unrenderable_paths
 
 log = logging.getLogger("skytells_lab.local")
 RATELIMIT_HEADERS = ("limit-requests", "remaining-requests", "window", "limit-tokens-in", "remaining-tokens-in",
@@ -70,7 +72,8 @@ class RateLimiter:
 
 
 def parse_json(raw: bytes, max_depth: int):
-    """The JSON body, refusing malformed or too deeply nested documents with 400."""
+    """The JSON body, refusing malformed or too deeply nested documents with 400, and values no response
+    could carry (NaN, Infinity, strings that are not valid Unicode) with 400 naming the field."""
     if not raw.strip():
         raise bad_request("The request body is empty; send a JSON object.", "body")
     try:
@@ -79,15 +82,28 @@ def parse_json(raw: bytes, max_depth: int):
         raise _too_deep(max_depth) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}", "body") from None
+    except ValueError:  # an integer past Python's digit limit (int_max_str_digits)
+        raise bad_request(f"The request body holds an integer with more than {sys.get_int_max_str_digits()} "
+                          "digits; send numbers of a sensible size.", "body") from None
     stack = [(value, 1)]
+    clean = True
     while stack:
         item, depth = stack.pop()
         if depth > max_depth:
             raise _too_deep(max_depth)
         if isinstance(item, dict):
+            clean = clean and all(k.isascii() for k in item)
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif clean and (isinstance(item, float) or isinstance(item, str) and not item.isascii()):
+            clean = renderable(item)
+    if not clean:  # something to look at closer (non-ASCII keys too): name the first bad field
+        bad = unrenderable_paths(value)
+        if bad:
+            path, reason = bad[0]
+            raise bad_request(f"Invalid '{path}': {reason}. JSON numbers must be finite and strings valid "
+                              "Unicode; send a real value.", path, "INVALID_PARAMETER")
     return value
 
 

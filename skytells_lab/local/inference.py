@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import math
 import secrets
 import threading
 import time
@@ -66,6 +67,8 @@ def _get(body: dict, name: str, kinds: tuple, default=None, lo=None, hi=None):
         return default
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise bad_request(f"'{name}' has the wrong type ({type(value).__name__})", name, "INVALID_PARAMETER")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < and > comparison
+        raise bad_request(f"'{name}' must be a finite number, got {value}", name, "INVALID_PARAMETER")
     if lo is not None and value < lo or hi is not None and value > hi:
         raise bad_request(f"'{name}' must be between {lo} and {hi}, got {value}", name, "INVALID_PARAMETER")
     return value

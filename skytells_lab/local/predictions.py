@@ -18,6 +18,7 @@ from skytells_lab.local.media import resolve_media
 from skytells_lab.local.store import ACTIVE, TERMINAL, Store
 from skytells_lab.local.validation import validate_input
 from skytells_lab.local.webhooks import WebhookDispatcher, normalize_webhook
+from skytells_lab.local.wire_values import sanitized, unrenderable_paths
 from skytells_lab.local.worker import PredictionWorker, TerminalSignals
 
 PREDICTION_CAPABILITIES = {"text-to-image", "image-to-image", "text-to-video", "image-to-video", "text-to-audio",
@@ -72,6 +73,35 @@ def render(rec: dict, base_url: str) -> dict:
     if rec["status"] == "failed":
         body["response"] = rec.get("error")
     return body
+
+
+UNREADABLE = "PREDICTION_UNREADABLE"
+
+
+def unreadable_fields(rec: dict, body: dict) -> list[str]:
+    """The fields of a stored prediction no response can carry (an older version stored NaN, a lone
+    surrogate, or a column that no longer parses); [] for every row this version writes."""
+    return list(rec.get("unreadable") or []) + [path for path, _ in unrenderable_paths(body)]
+
+
+def unreadable_prediction(rec: dict, fields: list[str]) -> ApiError:
+    """422 PREDICTION_UNREADABLE: what GET answers for a stored row that cannot be rendered."""
+    return ApiError(422, UNREADABLE,
+                    f"Prediction {rec['id']} was stored by an older version with values JSON cannot carry "
+                    f"({', '.join(fields[:5])}). It cannot be shown; delete it (DELETE /v1/predictions/{rec['id']})"
+                    " and create it again.",
+                    {"id": rec["id"], "fields": fields, "status": rec.get("status")},
+                    response="Prediction cannot be shown")
+
+
+def marked(rec: dict, body: dict) -> dict:
+    """A list entry for an unreadable row: what can be shown of it, and `unreadable` saying what is missing."""
+    fields = unreadable_fields(rec, body)
+    clean = sanitized(body)
+    clean["unreadable"] = {"error_id": UNREADABLE, "fields": fields,
+                           "message": "stored with values JSON cannot carry (NaN, Infinity or invalid "
+                                      "Unicode); shown as null or U+FFFD. Delete it and create it again."}
+    return clean
 
 
 def unknown_prediction(prediction_id: str) -> ApiError:

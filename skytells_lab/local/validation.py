@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from skytells_lab.local.errors import validation_error
@@ -50,6 +51,8 @@ def check_value(path: str, prop: dict, value):
     if types and not any(_is_type(value, t) for t in types):
         want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
         raise validation_error(path, f"expected {want}, got {_describe(value)}", _hint(path, prop))
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < and > comparison
+        raise validation_error(path, f"{value} is not a finite number", _hint(path, prop))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         lo, hi = prop.get("minimum"), prop.get("maximum")
         if lo is not None and value < lo or hi is not None and value > hi:

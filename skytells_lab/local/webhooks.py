@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from skytells_lab.local.errors import validation_error
+from skytells_lab.local.wire_values import renderable, sanitized
 
 log = logging.getLogger("skytells_lab.local.webhooks")
 
@@ -164,6 +165,8 @@ class WebhookDispatcher:
             payload = {"type": event, "created_at": prediction.get("updated_at"), "data": prediction}
         else:
             payload = prediction
+        if not renderable(payload):  # a row an older version stored: receivers get JSON, not NaN
+            payload = sanitized(payload)
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = Delivery(hook["url"], event, body, str(uuid.uuid4()), (hook["url"], str(prediction.get("id"))))
         with self._cond:
