@@ -35,6 +35,7 @@ from skytells_lab.local.predictions import (
 )
 from skytells_lab.local.store import TERMINAL, Store
 from skytells_lab.local.webhooks import WebhookDispatcher
+from skytells_lab.local.wire_values import shown
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -159,13 +160,22 @@ def create_app(state: ServerState) -> FastAPI:
 
     @open_routes.get("/files/{prediction_id}/{filename}", tags=["files"])
     async def files(prediction_id: str, filename: str):
+        missing = ApiError(404, "FILE_NOT_FOUND", f"No output file {shown(filename)!r} for prediction "
+                           f"{shown(prediction_id)}.", response="File not found")
+        # NUL bytes and segments past a file name's length cannot name an output (and would make the OS call
+        # fail with the server's path in the message)
+        if any("\x00" in s or len(s.encode("utf-8", "surrogatepass")) > 255 for s in (prediction_id, filename)):
+            raise missing
         root = state.store.outputs_root.resolve()
-        folder = state.store.outputs_dir(prediction_id).resolve()
-        path = (folder / filename).resolve()
-        # both segments must stay where they point: `..` or `.` (sent percent-encoded) must not climb out
-        if folder.parent != root or path.parent != folder or not path.is_file():
-            raise ApiError(404, "FILE_NOT_FOUND", f"No output file {filename!r} for prediction {prediction_id}.",
-                           response="File not found")
+        try:
+            folder = state.store.outputs_dir(prediction_id).resolve()
+            path = (folder / filename).resolve()
+            # both segments must stay where they point: `..` or `.` (sent percent-encoded) must not climb out
+            found = folder.parent == root and path.parent == folder and path.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            raise missing
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
     # models --------------------------------------------------------------------------------------

@@ -18,12 +18,13 @@ from skytells_lab.local.media import resolve_media
 from skytells_lab.local.store import ACTIVE, TERMINAL, Store
 from skytells_lab.local.validation import validate_input
 from skytells_lab.local.webhooks import WebhookDispatcher, normalize_webhook
-from skytells_lab.local.wire_values import sanitized, unrenderable_paths
+from skytells_lab.local.wire_values import sanitized, shown, unrenderable_paths
 from skytells_lab.local.worker import PredictionWorker, TerminalSignals
 
 PREDICTION_CAPABILITIES = {"text-to-image", "image-to-image", "text-to-video", "image-to-video", "text-to-audio",
                            "text-to-music", "text-to-speech", "upscale", "prediction"}
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 15, 50
+MAX_PAGE = 10**9  # offsets stay far inside sqlite's 64-bit integers
 # servers alive in this process: their unfinished predictions are not orphans
 _LIVE_OWNERS: set[str] = set()
 _OWNERS_LOCK = threading.Lock()
@@ -264,7 +265,7 @@ class PredictionService:
         return rec
 
     def list(self, params) -> tuple[list[dict], dict]:
-        page = _int_param(params, "page", 1, lo=1)
+        page = _int_param(params, "page", 1, lo=1, hi=MAX_PAGE)
         per_page = _int_param(params, "per_page", DEFAULT_PER_PAGE, lo=1, hi=MAX_PER_PAGE)
         since = _date_param(params, "from")
         until = _date_param(params, "to")
@@ -310,9 +311,11 @@ def _int_param(params, name: str, default: int, lo: int, hi: int | None = None) 
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 30 else None  # no digit-limit ValueError, no quadratic parse
     except ValueError:
-        raise bad_request(f"'{name}' must be an integer, got {raw!r}", name, "INVALID_PARAMETER") from None
+        value = None
+    if value is None:
+        raise bad_request(f"'{name}' must be an integer, got {shown(raw)!r}", name, "INVALID_PARAMETER")
     if value < lo or (hi is not None and value > hi):
         bounds = f"from {lo} to {hi}" if hi is not None else f"at least {lo}"
         raise bad_request(f"'{name}' must be {bounds}, got {value}", name, "INVALID_PARAMETER")
@@ -328,6 +331,6 @@ def _date_param(params, name: str) -> float | None:
             raise ValueError(raw)
         day = dt.datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
     except ValueError:
-        raise bad_request(f"'{name}' must be a date in the format YYYY-MM-DD, got {raw!r}", name,
+        raise bad_request(f"'{name}' must be a date in the format YYYY-MM-DD, got {shown(raw)!r}", name,
                           "INVALID_DATE_FORMAT") from None
     return day.timestamp()

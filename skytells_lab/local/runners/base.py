@@ -24,6 +24,17 @@ DTYPES = {
 }
 
 
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # the seeds torch.manual_seed accepts
+
+
+class ContextLengthExceeded(ValueError):
+    """The prompt does not fit the model's context: the server answers 400 `context_length_exceeded`."""
+
+    def __init__(self, prompt_tokens: int, context: int):
+        super().__init__(f"the prompt is {prompt_tokens} tokens, the model's context is {context}")
+        self.prompt_tokens, self.context = prompt_tokens, context
+
+
 class Cancelled(Exception):
     """Raised by :meth:`RunContext.check` once the prediction has been cancelled."""
 

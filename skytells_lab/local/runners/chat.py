@@ -14,7 +14,16 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from .base import ChatRunner, Generation, cache_home, hub_offline, torch_dtype
+from .base import (
+    SEED_MAX,
+    SEED_MIN,
+    ChatRunner,
+    ContextLengthExceeded,
+    Generation,
+    cache_home,
+    hub_offline,
+    torch_dtype,
+)
 
 DEFAULT_SLUG = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -195,7 +204,7 @@ class TransformersChatRunner(ChatRunner):
         prompt_tokens = int(inputs["input_ids"].shape[1])
         context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         if context and prompt_tokens >= context:
-            raise ValueError(f"messages: the prompt is {prompt_tokens} tokens, the model's context is {context}")
+            raise ContextLengthExceeded(prompt_tokens, context)
         max_new = min(int(max_tokens), context - prompt_tokens) if context else int(max_tokens)
         gen = Generation(iter(()), prompt_tokens)
         gen._deltas = self._stream(gen, inputs, max_new, float(temperature), float(top_p), seed, stop, cancelled)
@@ -277,9 +286,10 @@ class TransformersChatRunner(ChatRunner):
                 "temperature": {"type": "number", "title": "Temperature", "minimum": 0, "maximum": 2,
                                 "default": 0.7, "description": "0 decodes greedily (deterministic).",
                                 "x-order": 2},
-                "top_p": {"type": "number", "title": "Top p", "minimum": 0, "maximum": 1, "default": 0.95,
+                "top_p": {"type": "number", "title": "Top p", "exclusiveMinimum": 0, "maximum": 1,
+                          "default": 0.95,
                           "x-order": 3},
-                "seed": {"type": "integer", "title": "Seed", "x-order": 4},
+                "seed": {"type": "integer", "title": "Seed", "minimum": SEED_MIN, "maximum": SEED_MAX, "x-order": 4},
                 "stop": {"title": "Stop", "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                          "x-order": 5},
             },
