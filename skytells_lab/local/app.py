@@ -6,6 +6,7 @@ import asyncio
 import json
 import mimetypes
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -19,11 +20,13 @@ from skytells_lab.local.catalog import Catalog, parse_fields
 from skytells_lab.local.config import ServerConfig
 from skytells_lab.local.errors import ApiError
 from skytells_lab.local.guards import (
+    BrowserGuardMiddleware,
     RateLimiter,
     RequestContextMiddleware,
     check_key,
     parse_json,
     read_limited,
+    require_json,
 )
 from skytells_lab.local.inference import InferenceService
 from skytells_lab.local.predictions import (
@@ -55,6 +58,7 @@ class ServerState:
     rate_limiter: RateLimiter = field(repr=False)
     started: float = field(default_factory=time.time)
     recovered: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"  # the bound address: a loopback bind checks the Host header
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -140,6 +144,8 @@ def create_app(state: ServerState) -> FastAPI:
 
     async def read_body(request: Request):
         raw = await read_limited(request, state.config.max_body_bytes)
+        if raw.strip():  # an empty body is answered as such, whatever its type
+            require_json(request.headers)
         return parse_json(raw, state.config.max_json_depth)
 
     def base_url(request: Request) -> str:
@@ -269,6 +275,16 @@ def create_app(state: ServerState) -> FastAPI:
 
     app.include_router(open_routes)
     app.include_router(api)
+    if state.config.allow_origins:  # allowed web apps also need CORS answers (preflights, readable responses)
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(state.config.allow_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["x-request-id"])
+    from skytells_lab.local.server import is_loopback_host
+
+    hosts = [*state.config.allowed_hosts, urllib.parse.urlsplit(state.predictions.public_url).hostname or ""]
+    app.add_middleware(BrowserGuardMiddleware, check_host=is_loopback_host(state.host), allowed_hosts=hosts,
+                       allow_origins=state.config.allow_origins, render=render_error)
     app.add_middleware(RequestContextMiddleware, limit=state.config.max_body_bytes, render=render_error)
     return app
 

@@ -96,7 +96,7 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     predictions.webhook_allow_loopback = is_loopback_host(host)
     inference = InferenceService(catalog, store, cfg, predictions.check_budget)
     return ServerState(config=cfg, store=store, catalog=catalog, dispatcher=dispatcher, predictions=predictions,
-                       inference=inference, device=device, api_key=api_key,
+                       inference=inference, device=device, api_key=api_key, host=host,
                        rate_limiter=RateLimiter(cfg.rate_limit_requests, cfg.rate_limit_window))
 
 
