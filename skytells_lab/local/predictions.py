@@ -11,7 +11,7 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from skytells_lab.local.catalog import Catalog
+from skytells_lab.local.catalog import Catalog, credits_for
 from skytells_lab.local.config import ServerConfig
 from skytells_lab.local.errors import ApiError, bad_request, validation_error
 from skytells_lab.local.media import resolve_media
@@ -148,6 +148,8 @@ class PredictionService:
         self.webhook_allow_loopback = True  # build_state: False when the server is bound off loopback
         self._admission = threading.Lock()
         self._reserved = 0  # creates between their capacity check and their submit
+        self._reservations: dict[str, float] = {}  # prediction id -> credits held until it ends
+        self._credits_lock = threading.Lock()
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -174,20 +176,40 @@ class PredictionService:
         if rec is None:
             return
         if rec["status"] in TERMINAL:
+            self._release(prediction_id)  # after the worker charged a success: never a moment uncounted
             self.signals.notify(prediction_id)
         self.dispatcher.emit(event, render(rec, self.public_url))
 
     # operations ---------------------------------------------------------------------------------
 
-    def check_budget(self) -> None:
-        if self.config.credits is not None:
-            spent = self.store.credits_spent()
-            if spent >= self.config.credits:
-                raise ApiError(402, "INSUFFICIENT_CREDITS",
-                               f"Insufficient credits: {spent:.4f} of the {self.config.credits:.4f} credit "
-                               "balance of this local server are used.",
-                               {"credits_used": spent, "credits": self.config.credits},
-                               response="Insufficient credits")
+    def check_budget(self, cost: float = 0.0) -> None:
+        """402 INSUFFICIENT_CREDITS when what is spent, plus what unfinished predictions reserved, plus `cost`
+        passes the balance (with `cost` 0: when nothing is left)."""
+        if self.config.credits is None:
+            return
+        spent = self.store.credits_spent()
+        reserved = sum(self._reservations.values())
+        committed = spent + reserved
+        if committed + cost > self.config.credits + 1e-9 or committed >= self.config.credits - 1e-12:
+            raise ApiError(402, "INSUFFICIENT_CREDITS",
+                           f"Insufficient credits: {spent:.4f} of the {self.config.credits:.4f} credit "
+                           f"balance of this local server are used and {reserved:.4f} are reserved by "
+                           f"unfinished predictions; this one needs {cost:.4f}.",
+                           {"credits_used": spent, "credits_reserved": reserved, "credits_needed": cost,
+                            "credits": self.config.credits},
+                           response="Insufficient credits")
+
+    def _reserve(self, prediction_id: str, cost: float) -> None:
+        """Hold `cost` of the balance for a prediction until it ends, so concurrent creates cannot overspend."""
+        if self.config.credits is None:
+            return
+        with self._credits_lock:
+            self.check_budget(cost)
+            self._reservations[prediction_id] = cost
+
+    def _release(self, prediction_id: str) -> None:
+        with self._credits_lock:
+            self._reservations.pop(prediction_id, None)
 
     def create(self, body) -> dict:
         if not isinstance(body, dict):
@@ -214,12 +236,23 @@ class PredictionService:
         webhook = normalize_webhook(body.get("webhook"), allow_private=self.config.webhook_allow_private,
                                     allow_loopback=self.webhook_allow_loopback)
         now = time.time()
+        pid = str(uuid.uuid4())
+        outputs = values.get("num_outputs", 1)
+        self._reserve(pid, credits_for(resolved.entry.get("pricing"),
+                                       assets=outputs if isinstance(outputs, int) and outputs > 0 else 1))
+        try:
+            return self._admit(pid, model, resolved, values, ignored, runner_input, webhook, body, now)
+        except BaseException:
+            self._release(pid)
+            raise
+
+    def _admit(self, pid, model, resolved, values, ignored, runner_input, webhook, body, now) -> dict:
         metadata = {}
         if resolved.via_alias:
             metadata["served_by"] = resolved.slug
         if ignored:
             metadata["ignored_input"] = ignored
-        rec = {"id": str(uuid.uuid4()), "model": model, "local_model": resolved.slug,
+        rec = {"id": pid, "model": model, "local_model": resolved.slug,
                "model_type": resolved.entry.get("type", "image"), "status": "pending", "input": values,
                "output": None, "files": None, "error": None, "webhook": webhook,
                "stream": int(body.get("stream", False)), "source": "api", "created": now, "updated": now,
