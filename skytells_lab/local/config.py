@@ -13,6 +13,7 @@ await_timeout = 300              # seconds `await: true` holds a request at most
 max_body_bytes = 26214400        # bigger request bodies answer 413
 max_json_depth = 32              # deeper JSON answers 400
 max_media_bytes = 10485760       # cap on one media input (data URI or loopback URL)
+media_fetch_timeout = 30         # seconds, in all, the media URL fetches of one request may take
 credits = 10.0                   # a credit balance: spending past it answers 402 INSUFFICIENT_CREDITS
 rate_limit_requests = 60         # per rolling window; beyond it 429 RATE_LIMIT_EXCEEDED + Retry-After
 rate_limit_window = 60           # seconds
@@ -65,6 +66,7 @@ class ServerConfig:
     max_body_bytes: int = 25 * 1024 * 1024
     max_json_depth: int = 32
     max_media_bytes: int = 10 * 1024 * 1024
+    media_fetch_timeout: float = 30.0
     credits: float | None = None
     rate_limit_requests: int | None = None
     rate_limit_window: float = 60.0

@@ -232,7 +232,8 @@ class PredictionService:
         self.check_budget()
         schema = resolved.entry.get("input_schema") or {"type": "object", "properties": {}}
         values, ignored = validate_input(schema, body["input"], ignore_unknown=resolved.via_alias)
-        runner_input = resolve_media(schema, values, max_bytes=self.config.max_media_bytes)
+        runner_input = resolve_media(schema, values, max_bytes=self.config.max_media_bytes,
+                                     deadline_s=self.config.media_fetch_timeout)
         webhook = normalize_webhook(body.get("webhook"), allow_private=self.config.webhook_allow_private,
                                     allow_loopback=self.webhook_allow_loopback)
         now = time.time()

@@ -25,6 +25,7 @@ DTYPES = {
 
 
 SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # the seeds torch.manual_seed accepts
+PROMPT_MAX_CHARS = 2000  # a prompt's maxLength in the input schemas: far past what a text encoder reads
 
 
 class ContextLengthExceeded(ValueError):
