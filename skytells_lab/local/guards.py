@@ -206,7 +206,9 @@ class BrowserGuardMiddleware:
                     "to [server] allowed_hosts in the server config to use it.",
                     {"host": shown(host)}, response="Host not allowed"), scope, send)
         origin = headers.get(b"origin")
-        if origin is not None:
+        # output files are what notebooks embed as <img>/<video>: a page may show them, never read them (no CORS)
+        embeddable = scope["method"] in ("GET", "HEAD") and scope["path"].startswith("/v1/files/")
+        if origin is not None and not embeddable:
             origin = origin.decode("latin-1").strip().rstrip("/").lower()
             same = host and origin in (f"http://{host.lower()}", f"https://{host.lower()}")
             if not same and origin not in self.allow_origins and "*" not in self.allow_origins:

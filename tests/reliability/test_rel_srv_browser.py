@@ -69,6 +69,9 @@ def test_cross_origin_browser_requests_are_refused(http, origin):
     assert response.status_code == 403 and response.json()["error"]["type"] == "permission_error"
     assert http.get("/predictions", headers={"Origin": origin}).status_code == 403
     assert _total(http) == before
+    # output files stay embeddable (<img>, <video crossorigin>) but carry no CORS header: a page cannot read them
+    shown = http.get("/files/x/out-0.png", headers={"Origin": origin})
+    assert shown.status_code == 404 and "access-control-allow-origin" not in shown.headers
 
 
 def test_same_origin_and_allowed_origins_are_served(srv, http):
