@@ -249,7 +249,8 @@ class InferenceService:
         except ContextLengthExceeded as exc:
             raise ApiError(400, "CONTEXT_LENGTH_EXCEEDED",
                            f"This model's maximum context length is {exc.context} tokens, but the messages "
-                           f"resulted in {exc.prompt_tokens} tokens. Shorten the messages.",
+                           f"resulted in {'at least ' if exc.at_least else ''}{exc.prompt_tokens} tokens. "
+                           "Shorten the messages.",
                            {"prompt_tokens": exc.prompt_tokens, "context": exc.context}, param=param) from None
 
     def _charge(self, kind: str, ref: str, entry: dict, tokens: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 
 import httpx
 import pytest
@@ -107,6 +108,14 @@ def test_prompt_past_the_context_is_context_length_exceeded(http, stream):
     assert error["type"] == "invalid_request_error" and "8192" in error["message"]
     response = http.post("/responses", json={"model": CHAT, "input": LONG, "stream": stream})
     assert response.status_code == 400 and response.json()["error"]["code"] == "context_length_exceeded"
+
+
+def test_a_prompt_of_megabytes_is_refused_without_tokenizing_it(http):
+    started = time.monotonic()
+    response = http.post("/chat/completions", json=_chat(messages=[{"role": "user", "content": "word " * 2_000_000}]))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "context_length_exceeded"
+    assert "at least" in response.json()["error"]["message"]
+    assert time.monotonic() - started < 30  # tokenizing 10 MB took minutes on this machine
 
 
 @pytest.mark.parametrize("options", [[], "yes", {"include_usage": "yes"}, {"include_usage": 1}, {"bogus": True}])

@@ -31,9 +31,10 @@ PROMPT_MAX_CHARS = 2000  # a prompt's maxLength in the input schemas: far past w
 class ContextLengthExceeded(ValueError):
     """The prompt does not fit the model's context: the server answers 400 `context_length_exceeded`."""
 
-    def __init__(self, prompt_tokens: int, context: int):
-        super().__init__(f"the prompt is {prompt_tokens} tokens, the model's context is {context}")
-        self.prompt_tokens, self.context = prompt_tokens, context
+    def __init__(self, prompt_tokens: int, context: int, *, at_least: bool = False):
+        more = "at least " if at_least else ""
+        super().__init__(f"the prompt is {more}{prompt_tokens} tokens, the model's context is {context}")
+        self.prompt_tokens, self.context, self.at_least = prompt_tokens, context, at_least
 
 
 class Cancelled(Exception):

@@ -153,6 +153,7 @@ class TransformersChatRunner(ChatRunner):
         self.cache_dir = pathlib.Path(cache_dir) if cache_dir else None
         self._model = None
         self._tokenizer = None
+        self._longest: int | None = None
         self._generate_lock = threading.Lock()
 
     def source(self) -> str:
@@ -182,6 +183,13 @@ class TransformersChatRunner(ChatRunner):
         self.load()
         return self._model
 
+    def _longest_token(self) -> int:
+        """Characters of the longest vocabulary entry: an upper bound on what one token covers (byte-level
+        and SentencePiece vocabularies spell each byte or character of a token with one character)."""
+        if self._longest is None:
+            self._longest = max((len(t) for t in self.tokenizer.get_vocab()), default=1) or 1
+        return self._longest
+
     def encode(self, messages: list[dict]):
         """The chat-templated prompt as model inputs (``input_ids``, ``attention_mask``) on the device."""
         batch = self.tokenizer.apply_chat_template(normalize_messages(messages), add_generation_prompt=True,
@@ -200,9 +208,14 @@ class TransformersChatRunner(ChatRunner):
             raise ValueError("temperature must be between 0 and 2")
         if not 0 < float(top_p) <= 1:
             raise ValueError("top_p must be in (0, 1]")
+        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
+        chars = sum(len(m["content"]) for m in normalize_messages(messages))
+        if context and chars > context * self._longest_token():
+            # no token covers more characters than the longest in the vocabulary: surely too long, and
+            # refused without tokenizing megabytes while other requests wait
+            raise ContextLengthExceeded(chars // self._longest_token(), context, at_least=True)
         inputs = self.encode(messages)
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         if context and prompt_tokens >= context:
             raise ContextLengthExceeded(prompt_tokens, context)
         max_new = min(int(max_tokens), context - prompt_tokens) if context else int(max_tokens)
