@@ -6,6 +6,7 @@ import asyncio
 import json
 import mimetypes
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -19,16 +20,25 @@ from skytells_lab.local.catalog import Catalog, parse_fields
 from skytells_lab.local.config import ServerConfig
 from skytells_lab.local.errors import ApiError
 from skytells_lab.local.guards import (
+    BrowserGuardMiddleware,
     RateLimiter,
     RequestContextMiddleware,
     check_key,
     parse_json,
     read_limited,
+    require_json,
 )
 from skytells_lab.local.inference import InferenceService
-from skytells_lab.local.predictions import PredictionService, render
+from skytells_lab.local.predictions import (
+    PredictionService,
+    marked,
+    render,
+    unreadable_fields,
+    unreadable_prediction,
+)
 from skytells_lab.local.store import TERMINAL, Store
 from skytells_lab.local.webhooks import WebhookDispatcher
+from skytells_lab.local.wire_values import shown
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -48,6 +58,7 @@ class ServerState:
     rate_limiter: RateLimiter = field(repr=False)
     started: float = field(default_factory=time.time)
     recovered: list[str] = field(default_factory=list)
+    host: str = "127.0.0.1"  # the bound address: a loopback bind checks the Host header
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -133,6 +144,8 @@ def create_app(state: ServerState) -> FastAPI:
 
     async def read_body(request: Request):
         raw = await read_limited(request, state.config.max_body_bytes)
+        if raw.strip():  # an empty body is answered as such, whatever its type
+            require_json(request.headers)
         return parse_json(raw, state.config.max_json_depth)
 
     def base_url(request: Request) -> str:
@@ -153,13 +166,22 @@ def create_app(state: ServerState) -> FastAPI:
 
     @open_routes.get("/files/{prediction_id}/{filename}", tags=["files"])
     async def files(prediction_id: str, filename: str):
+        missing = ApiError(404, "FILE_NOT_FOUND", f"No output file {shown(filename)!r} for prediction "
+                           f"{shown(prediction_id)}.", response="File not found")
+        # NUL bytes and segments past a file name's length cannot name an output (and would make the OS call
+        # fail with the server's path in the message)
+        if any("\x00" in s or len(s.encode("utf-8", "surrogatepass")) > 255 for s in (prediction_id, filename)):
+            raise missing
         root = state.store.outputs_root.resolve()
-        folder = state.store.outputs_dir(prediction_id).resolve()
-        path = (folder / filename).resolve()
-        # both segments must stay where they point: `..` or `.` (sent percent-encoded) must not climb out
-        if folder.parent != root or path.parent != folder or not path.is_file():
-            raise ApiError(404, "FILE_NOT_FOUND", f"No output file {filename!r} for prediction {prediction_id}.",
-                           response="File not found")
+        try:
+            folder = state.store.outputs_dir(prediction_id).resolve()
+            path = (folder / filename).resolve()
+            # both segments must stay where they point: `..` or `.` (sent percent-encoded) must not climb out
+            found = folder.parent == root and path.parent == folder and path.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            raise missing
         return FileResponse(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
     # models --------------------------------------------------------------------------------------
@@ -184,25 +206,32 @@ def create_app(state: ServerState) -> FastAPI:
         if isinstance(body, dict) and body.get("await") is True:
             await state.predictions.wait(rec["id"], state.config.await_timeout)
             rec = await run_in_threadpool(state.predictions.get, rec["id"])
-        return JSONResponse(render(rec, base_url(request)), 201)
+        return prediction_response(rec, base_url(request), 201)
 
     @api.get("/predictions", tags=["predictions"])
     async def list_predictions(request: Request):
         rows, pagination = await run_in_threadpool(state.predictions.list, request.query_params)
         base = base_url(request)
-        return JSONResponse({"data": [render(r, base) for r in rows], "pagination": pagination})
+        data = [render(r, base) for r in rows]
+        try:
+            if not any(r.get("unreadable") for r in rows):
+                return JSONResponse({"data": data, "pagination": pagination})
+        except (ValueError, UnicodeEncodeError):  # a row an older version stored: shown marked, not a 500
+            pass
+        data = [marked(r, d) if unreadable_fields(r, d) else d for r, d in zip(rows, data)]
+        return JSONResponse({"data": data, "pagination": pagination})
 
     @api.get("/predictions/{prediction_id}", tags=["predictions"])
     async def get_prediction(prediction_id: str, request: Request):
         # the hottest route (every poll): a primary-key read on this thread's WAL reader takes microseconds and
         # never waits for a writer, so it runs inline, and a JSONResponse skips FastAPI's re-encoding walk
-        return JSONResponse(render(state.predictions.get(prediction_id), base_url(request)))
+        return prediction_response(state.predictions.get(prediction_id), base_url(request))
 
     @api.get("/predictions/{prediction_id}/stream", tags=["predictions"])
     async def stream_prediction(prediction_id: str, request: Request):
         rec = await run_in_threadpool(state.predictions.get, prediction_id)
         if "text/event-stream" not in request.headers.get("accept", ""):
-            return render(rec, base_url(request))
+            return prediction_response(rec, base_url(request))
         return StreamingResponse(_prediction_events(state, prediction_id, base_url(request)),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
 
@@ -210,7 +239,7 @@ def create_app(state: ServerState) -> FastAPI:
     async def cancel_prediction(prediction_id: str, request: Request):
         rec = await run_in_threadpool(state.predictions.cancel, prediction_id)
         # the prediction (what the SDKs expect) plus `success` (what the docs and the CLI expect)
-        return {**render(rec, base_url(request)), "success": True}
+        return prediction_response(rec, base_url(request), extra={"success": True})
 
     @api.delete("/predictions/{prediction_id}", tags=["predictions"])
     @api.delete("/predictions/{prediction_id}/delete", tags=["predictions"])
@@ -246,8 +275,30 @@ def create_app(state: ServerState) -> FastAPI:
 
     app.include_router(open_routes)
     app.include_router(api)
+    if state.config.allow_origins:  # allowed web apps also need CORS answers (preflights, readable responses)
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(state.config.allow_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["x-request-id"])
+    from skytells_lab.local.server import is_loopback_host
+
+    hosts = [*state.config.allowed_hosts, urllib.parse.urlsplit(state.predictions.public_url).hostname or ""]
+    app.add_middleware(BrowserGuardMiddleware, check_host=is_loopback_host(state.host), allowed_hosts=hosts,
+                       allow_origins=state.config.allow_origins, render=render_error)
     app.add_middleware(RequestContextMiddleware, limit=state.config.max_body_bytes, render=render_error)
     return app
+
+
+def prediction_response(rec: dict, base: str, status: int = 200, extra: dict | None = None) -> JSONResponse:
+    """The prediction as JSON; a row an older version stored with NaN or invalid Unicode answers 422
+    PREDICTION_UNREADABLE instead of failing to render (500)."""
+    body = render(rec, base)
+    try:
+        if not rec.get("unreadable"):
+            return JSONResponse({**body, **(extra or {})}, status)
+    except (ValueError, UnicodeEncodeError):
+        pass
+    raise unreadable_prediction(rec, unreadable_fields(rec, body))
 
 
 def _require_object(body):
@@ -272,6 +323,10 @@ async def _prediction_events(state: ServerState, prediction_id: str, base: str):
         if rec is None:
             return
         shown = render(rec, base)
+        fields = unreadable_fields(rec, shown)
+        if fields:
+            yield f"event: error\ndata: {json.dumps(unreadable_prediction(rec, fields).rest_body())}\n\n"
+            return
         if shown != last:
             yield f"event: prediction\ndata: {json.dumps(shown)}\n\n"
             last = shown

@@ -13,11 +13,14 @@ await_timeout = 300              # seconds `await: true` holds a request at most
 max_body_bytes = 26214400        # bigger request bodies answer 413
 max_json_depth = 32              # deeper JSON answers 400
 max_media_bytes = 10485760       # cap on one media input (data URI or loopback URL)
+media_fetch_timeout = 30         # seconds, in all, the media URL fetches of one request may take
 credits = 10.0                   # a credit balance: spending past it answers 402 INSUFFICIENT_CREDITS
 rate_limit_requests = 60         # per rolling window; beyond it 429 RATE_LIMIT_EXCEEDED + Retry-After
 rate_limit_window = 60           # seconds
 max_tokens = 512                 # cap on generated tokens per chat/responses call
 public_url = "http://host:8000"  # base of the URLs in webhooks (default: the bound address)
+allow_origins = []               # web origins whose browser requests are served ("http://localhost:3000"; "*")
+allowed_hosts = []               # Host names a loopback server answers besides localhost and loopback IPs
 
 [models.tiny-sd]                 # more models: any runner of skytells_lab.local.runners.build_runner
 runner = "diffusers"
@@ -63,11 +66,14 @@ class ServerConfig:
     max_body_bytes: int = 25 * 1024 * 1024
     max_json_depth: int = 32
     max_media_bytes: int = 10 * 1024 * 1024
+    media_fetch_timeout: float = 30.0
     credits: float | None = None
     rate_limit_requests: int | None = None
     rate_limit_window: float = 60.0
     max_tokens: int = 512
     public_url: str | None = None
+    allow_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -75,6 +81,10 @@ class ServerConfig:
         if not isinstance(self.max_queued_predictions, int) or self.max_queued_predictions < 1:
             raise ValueError(f"max_queued_predictions must be a whole number of at least 1, "
                              f"not {self.max_queued_predictions!r}")
+        for name in ("allow_origins", "allowed_hosts"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
+                raise ValueError(f"{name} must be a list of strings, not {value!r}")
         if self.webhook_format not in ("envelope", "prediction"):
             raise ValueError(f"webhook_format must be 'envelope' or 'prediction', not {self.webhook_format!r}")
 

@@ -1,17 +1,21 @@
-"""Request guards: API-key auth, the rolling-window rate limit, body size and JSON depth limits."""
+"""Request guards: API-key auth, the rolling-window rate limit, body size and JSON depth limits, and the
+browser guard (Host, Origin, Content-Type)."""
 
 from __future__ import annotations
 
 import collections
 import hmac
+import ipaddress
 import json
 import logging
 import math
 import secrets
+import sys
 import threading
 import time
 
 from skytells_lab.local.errors import INFERENCE_PATHS, ApiError, bad_request
+from skytells_lab.local.wire_values import renderable, shown, unrenderable_paths
 
 log = logging.getLogger("skytells_lab.local")
 RATELIMIT_HEADERS = ("limit-requests", "remaining-requests", "window", "limit-tokens-in", "remaining-tokens-in",
@@ -70,7 +74,8 @@ class RateLimiter:
 
 
 def parse_json(raw: bytes, max_depth: int):
-    """The JSON body, refusing malformed or too deeply nested documents with 400."""
+    """The JSON body, refusing malformed or too deeply nested documents with 400, and values no response
+    could carry (NaN, Infinity, strings that are not valid Unicode) with 400 naming the field."""
     if not raw.strip():
         raise bad_request("The request body is empty; send a JSON object.", "body")
     try:
@@ -79,15 +84,28 @@ def parse_json(raw: bytes, max_depth: int):
         raise _too_deep(max_depth) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise bad_request(f"The request body is not valid JSON: {exc}", "body") from None
+    except ValueError:  # an integer past Python's digit limit (int_max_str_digits)
+        raise bad_request(f"The request body holds an integer with more than {sys.get_int_max_str_digits()} "
+                          "digits; send numbers of a sensible size.", "body") from None
     stack = [(value, 1)]
+    clean = True
     while stack:
         item, depth = stack.pop()
         if depth > max_depth:
             raise _too_deep(max_depth)
         if isinstance(item, dict):
+            clean = clean and all(k.isascii() for k in item)
             stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
+        elif clean and (isinstance(item, float) or isinstance(item, str) and not item.isascii()):
+            clean = renderable(item)
+    if not clean:  # something to look at closer (non-ASCII keys too): name the first bad field
+        bad = unrenderable_paths(value)
+        if bad:
+            path, reason = bad[0]
+            raise bad_request(f"Invalid '{path}': {reason}. JSON numbers must be finite and strings valid "
+                              "Unicode; send a real value.", path, "INVALID_PARAMETER")
     return value
 
 
@@ -140,6 +158,77 @@ class RequestContextMiddleware:
             error_id = "INFERENCE_ERROR" if scope["path"].startswith(INFERENCE_PATHS) else "INTERNAL_ERROR"
             await self.render(ApiError(500, error_id, f"Internal error: {type(exc).__name__}: {exc}",
                                        response="Internal server error"), scope, send_with_headers)
+
+
+def _host_name(host: str) -> str:
+    """`127.0.0.1:8000` -> `127.0.0.1`, `[::1]:8000` -> `::1`, `Localhost.` -> `localhost`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    if host.count(":") == 1:
+        host = host.partition(":")[0]
+    return host.rstrip(".")
+
+
+def _is_loopback_name(name: str) -> bool:
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class BrowserGuardMiddleware:
+    """What Jupyter does for its key-less loopback server, so no web page open in the user's browser can
+    drive this one: on a loopback bind, the `Host` header must name a loopback address, `localhost` or a
+    configured name (a DNS-rebinding page sends its own name); and a browser request from another origin
+    (its `Origin` header) is refused unless that origin is in `[server] allow_origins`. Python clients (the
+    kernel, the SDKs) send no Origin and pass."""
+
+    def __init__(self, app, *, check_host: bool, allowed_hosts, allow_origins, render):
+        self.app, self.check_host, self.render = app, check_host, render
+        self.allowed_hosts = {_host_name(h) for h in allowed_hosts}
+        self.allow_origins = {o.strip().rstrip("/").lower() for o in allow_origins}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self.check_host and host:
+            name = _host_name(host)
+            if not _is_loopback_name(name) and name not in self.allowed_hosts:
+                return await self.render(ApiError(
+                    403, "HOST_NOT_ALLOWED",
+                    f"Host {shown(host)!r} is not this server's address. This loopback server answers requests "
+                    "for localhost and loopback addresses only (a guard against DNS rebinding); add the name "
+                    "to [server] allowed_hosts in the server config to use it.",
+                    {"host": shown(host)}, response="Host not allowed"), scope, send)
+        origin = headers.get(b"origin")
+        # output files are what notebooks embed as <img>/<video>: a page may show them, never read them (no CORS)
+        embeddable = scope["method"] in ("GET", "HEAD") and scope["path"].startswith("/v1/files/")
+        if origin is not None and not embeddable:
+            origin = origin.decode("latin-1").strip().rstrip("/").lower()
+            same = host and origin in (f"http://{host.lower()}", f"https://{host.lower()}")
+            if not same and origin not in self.allow_origins and "*" not in self.allow_origins:
+                return await self.render(ApiError(
+                    403, "ORIGIN_NOT_ALLOWED",
+                    f"Cross-origin browser requests from {shown(origin)!r} are refused: a web page must not "
+                    "drive this server. To allow a web app, add its origin to [server] allow_origins in the "
+                    "server config.", {"origin": shown(origin)}, response="Origin not allowed"), scope, send)
+        return await self.app(scope, receive, send)
+
+
+def require_json(headers) -> None:
+    """415 unless the body is declared `application/json`: a browser form or a `text/plain` fetch (which needs
+    no CORS preflight) must not reach the JSON parser."""
+    kind = (headers.get("content-type") or "").partition(";")[0].strip().lower()
+    if kind != "application/json" and not (kind.startswith("application/") and kind.endswith("+json")):
+        raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE",
+                       f"The request body must be sent as Content-Type: application/json, not "
+                       f"{shown(kind) or 'none'}.", {"content_type": shown(kind) or None},
+                       response="Unsupported media type", param="content-type")
 
 
 async def read_limited(request, limit: int) -> bytes:

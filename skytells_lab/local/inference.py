@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import logging
+import math
 import secrets
 import threading
 import time
@@ -14,7 +16,9 @@ from collections.abc import AsyncIterator, Callable
 from skytells_lab.local.catalog import Catalog, credits_for
 from skytells_lab.local.config import ServerConfig
 from skytells_lab.local.errors import ApiError, bad_request
+from skytells_lab.local.runners.base import SEED_MAX, SEED_MIN, ContextLengthExceeded
 from skytells_lab.local.store import Store
+from skytells_lab.local.wire_values import shown
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _CATEGORIES = ("hate", "self_harm", "sexual", "violence")
@@ -22,6 +26,7 @@ _SAFE = {"filtered": False, "severity": "safe"}
 _NOT_DETECTED = {"filtered": False, "detected": False}
 MAX_EMBEDDING_INPUTS = 2048
 FINGERPRINT = "fp_skytells_lab"
+log = logging.getLogger("skytells_lab.local")
 
 
 # safety ----------------------------------------------------------------------------------------
@@ -66,6 +71,8 @@ def _get(body: dict, name: str, kinds: tuple, default=None, lo=None, hi=None):
         return default
     if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
         raise bad_request(f"'{name}' has the wrong type ({type(value).__name__})", name, "INVALID_PARAMETER")
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < and > comparison
+        raise bad_request(f"'{name}' must be a finite number, got {value}", name, "INVALID_PARAMETER")
     if lo is not None and value < lo or hi is not None and value > hi:
         raise bad_request(f"'{name}' must be between {lo} and {hi}, got {value}", name, "INVALID_PARAMETER")
     return value
@@ -109,6 +116,24 @@ def _stop(body: dict) -> list[str] | None:
     if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4:
         raise bad_request("'stop' must be a string or a list of up to 4 strings", "stop", "INVALID_PARAMETER")
     return stop
+
+
+def _stream_options(body: dict) -> dict:
+    """`stream_options`, checked before any byte streams: an object of booleans, as OpenAI's."""
+    options = body.get("stream_options")
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise bad_request("'stream_options' must be an object, e.g. {\"include_usage\": true}", "stream_options",
+                          "INVALID_PARAMETER")
+    for name, value in options.items():
+        if name not in ("include_usage", "include_obfuscation"):
+            raise bad_request(f"unknown stream option {shown(name)!r}; known: include_usage, include_obfuscation",
+                              f"stream_options.{shown(name)}", "INVALID_PARAMETER")
+        if not isinstance(value, bool):
+            raise bad_request(f"'stream_options.{name}' must be true or false", f"stream_options.{name}",
+                              "INVALID_PARAMETER")
+    return options
 
 
 def _sse(payload: dict, event: str | None = None) -> str:
@@ -209,10 +234,24 @@ class InferenceService:
         requested = _get(body, max_name, (int,), None, lo=1)
         if requested is None and max_name == "max_tokens":
             requested = _get(body, "max_completion_tokens", (int,), None, lo=1)
+        top_p = float(_get(body, "top_p", (int, float), 0.95, lo=0, hi=1))
+        if top_p <= 0:  # nucleus sampling needs some probability mass; OpenAI documents 0-1, the runner (0, 1]
+            raise bad_request("'top_p' must be greater than 0 and at most 1 (use temperature 0 for greedy "
+                              "decoding)", "top_p", "INVALID_PARAMETER")
         return {"max_tokens": min(requested or self.config.max_tokens, self.config.max_tokens),
                 "temperature": float(_get(body, "temperature", (int, float), 0.7, lo=0, hi=2)),
-                "top_p": float(_get(body, "top_p", (int, float), 0.95, lo=0, hi=1)),
-                "seed": _get(body, "seed", (int,), None), "stop": _stop(body)}
+                "top_p": top_p, "seed": _get(body, "seed", (int,), None, lo=SEED_MIN, hi=SEED_MAX),
+                "stop": _stop(body)}
+
+    def _generate(self, resolved, messages: list[dict], stopped: _StopFlag, params: dict, param: str):
+        try:
+            return resolved.runner.generate(messages, cancelled=stopped.poll, **params)
+        except ContextLengthExceeded as exc:
+            raise ApiError(400, "CONTEXT_LENGTH_EXCEEDED",
+                           f"This model's maximum context length is {exc.context} tokens, but the messages "
+                           f"resulted in {'at least ' if exc.at_least else ''}{exc.prompt_tokens} tokens. "
+                           "Shorten the messages.",
+                           {"prompt_tokens": exc.prompt_tokens, "context": exc.context}, param=param) from None
 
     def _charge(self, kind: str, ref: str, entry: dict, tokens: int) -> None:
         self.store.charge(kind, ref, credits_for(entry.get("pricing"), tokens=tokens))
@@ -226,10 +265,11 @@ class InferenceService:
         vision = "vision" in resolved.entry.get("capabilities", [])
         messages = _chat_messages(body.get("messages"), vision)
         params = self._generation_params(body, "max_tokens")
+        _stream_options(body)
         resolved.runner.load()
         prompt_results = _safety("\n".join(m["content"] for m in messages if m["role"] != "assistant"))
         stopped = self._stop_flag()
-        generation = resolved.runner.generate(messages, cancelled=stopped.poll, **params)
+        generation = self._generate(resolved, messages, stopped, params, "messages")
         return resolved, generation, prompt_results, stopped
 
     @_model_work
@@ -253,7 +293,7 @@ class InferenceService:
     async def chat_stream(self, prepared, body: dict) -> AsyncIterator[str]:
         resolved, generation, prompt_results, stopped = prepared
         cid, created = "chatcmpl-" + secrets.token_hex(14), int(time.time())
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = _stream_options(body).get("include_usage", False)
 
         def chunk(delta: dict, finish=None, **extra) -> str:
             choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -261,28 +301,30 @@ class InferenceService:
             return _sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": body["model"],
                          "system_fingerprint": FINGERPRINT, "choices": [choice], **extra})
 
-        yield chunk({"role": "assistant", "content": ""},
-                    prompt_filter_results=[{"prompt_index": 0, "content_filter_results": prompt_results}])
-        parts = []
         try:
+            yield chunk({"role": "assistant", "content": ""},
+                        prompt_filter_results=[{"prompt_index": 0, "content_filter_results": prompt_results}])
+            parts = []
             async for delta in _deltas(generation, stopped):
                 parts.append(delta)
                 yield chunk({"content": delta})
-        except Exception as exc:  # noqa: BLE001 - the status line is gone: report the failure in-band
-            yield _sse({"error": ApiError(500, "INFERENCE_ERROR", f"generation failed: {exc}")
-                        .inference_body(None)["error"]})
-            return
-        from starlette.concurrency import run_in_threadpool
+            from starlette.concurrency import run_in_threadpool
 
-        completion_results = filter_results((await run_in_threadpool(classify, ["".join(parts)]))[0], "completion")
-        finish = "content_filter" if _is_filtered(completion_results) else generation.finish_reason or "stop"
-        usage = _usage(generation)
-        self._charge("chat", cid, resolved.entry, usage["total_tokens"])
-        yield chunk({}, finish, usage=usage, choice_extra={"content_filter_results": completion_results})
-        if include_usage:
-            yield _sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": body["model"],
-                        "system_fingerprint": FINGERPRINT, "choices": [], "usage": usage})
-        yield "data: [DONE]\n\n"
+            classified = (await run_in_threadpool(classify, ["".join(parts)]))[0]
+            completion_results = filter_results(classified, "completion")
+            finish = "content_filter" if _is_filtered(completion_results) else generation.finish_reason or "stop"
+            usage = _usage(generation)
+            self._charge("chat", cid, resolved.entry, usage["total_tokens"])
+            yield chunk({}, finish, usage=usage, choice_extra={"content_filter_results": completion_results})
+            if include_usage:
+                yield _sse({"id": cid, "object": "chat.completion.chunk", "created": created,
+                            "model": body["model"], "system_fingerprint": FINGERPRINT, "choices": [],
+                            "usage": usage})
+            yield "data: [DONE]\n\n"
+        except Exception as exc:  # the status line is gone: the failure is reported in-band
+            log.exception("chat stream %s failed after it began", cid)
+            yield _sse({"error": ApiError(500, "INFERENCE_ERROR", f"generation failed: {shown(str(exc), 300)}")
+                        .inference_body(None)["error"]})
 
     # responses ----------------------------------------------------------------------------------
 
@@ -313,11 +355,12 @@ class InferenceService:
             raise bad_request("'instructions' must be a string", "instructions", "INVALID_PARAMETER")
         run_messages = ([{"role": "system", "content": instructions}] if instructions else []) + messages
         params = self._generation_params(body, "max_output_tokens")
+        _stream_options(body)
         resolved.runner.load()
         prompt_text = "\n".join(m["content"] for m in run_messages if m["role"] != "assistant")
         prompt_results = _safety(prompt_text)
         stopped = self._stop_flag()
-        generation = resolved.runner.generate(run_messages, cancelled=stopped.poll, **params)
+        generation = self._generate(resolved, run_messages, stopped, params, "input")
         base = {"id": "resp_" + secrets.token_hex(16), "object": "response", "created_at": int(time.time()),
                 "status": "in_progress", "model": body["model"], "instructions": instructions,
                 "store": bool(body.get("store", False)), "output": [], "usage": None, "error": None,
@@ -364,31 +407,32 @@ class InferenceService:
         def event(kind: str, **fields) -> str:
             return _sse({"type": kind, "sequence_number": next(seq), **fields}, kind)
 
-        yield event("response.created", response=base)
-        yield event("response.in_progress", response=base)
-        yield event("response.output_item.added", output_index=0, item=_message_item(msg_id, None, "in_progress"))
-        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-        yield event("response.content_part.added", item_id=msg_id, output_index=0, content_index=0, part=part)
-        parts = []
         try:
+            yield event("response.created", response=base)
+            yield event("response.in_progress", response=base)
+            yield event("response.output_item.added", output_index=0,
+                        item=_message_item(msg_id, None, "in_progress"))
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            yield event("response.content_part.added", item_id=msg_id, output_index=0, content_index=0, part=part)
+            parts = []
             async for delta in _deltas(generation, stopped):
                 parts.append(delta)
                 yield event("response.output_text.delta", item_id=msg_id, output_index=0, content_index=0,
                             delta=delta, logprobs=[])
-        except Exception as exc:  # noqa: BLE001 - the status line is gone: report the failure in-band
+            text = "".join(parts)
+            yield event("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=text,
+                        logprobs=[])
+            yield event("response.content_part.done", item_id=msg_id, output_index=0, content_index=0,
+                        part={**part, "text": text})
+            yield event("response.output_item.done", output_index=0, item=_message_item(msg_id, text, "completed"))
+            final = await run_in_threadpool(self._finish_response, prepared, text)
+            yield event("response.completed" if final["status"] == "completed" else "response.incomplete",
+                        response=final)
+        except Exception as exc:  # the status line is gone: the failure is reported in-band
+            log.exception("responses stream %s failed after it began", base["id"])
             failed = {**base, "status": "failed",
-                      "error": {"code": "server_error", "message": f"generation failed: {exc}"}}
+                      "error": {"code": "server_error", "message": f"generation failed: {shown(str(exc), 300)}"}}
             yield event("response.failed", response=failed)
-            return
-        text = "".join(parts)
-        yield event("response.output_text.done", item_id=msg_id, output_index=0, content_index=0, text=text,
-                    logprobs=[])
-        yield event("response.content_part.done", item_id=msg_id, output_index=0, content_index=0,
-                    part={**part, "text": text})
-        yield event("response.output_item.done", output_index=0, item=_message_item(msg_id, text, "completed"))
-        final = await run_in_threadpool(self._finish_response, prepared, text)
-        yield event("response.completed" if final["status"] == "completed" else "response.incomplete",
-                    response=final)
 
     # embeddings ---------------------------------------------------------------------------------
 

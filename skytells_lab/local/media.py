@@ -11,6 +11,7 @@ import base64
 import binascii
 import fnmatch
 import ipaddress
+import time
 import urllib.parse
 from dataclasses import dataclass
 
@@ -49,26 +50,32 @@ def media_fields(schema: dict) -> dict[str, dict]:
     return found
 
 
-def resolve_media(schema: dict, values: dict, *, max_bytes: int) -> dict:
-    """A copy of `values` with every media field's string(s) replaced by MediaFile."""
+FETCH_DEADLINE_S = 30.0
+
+
+def resolve_media(schema: dict, values: dict, *, max_bytes: int, deadline_s: float = FETCH_DEADLINE_S) -> dict:
+    """A copy of `values` with every media field's string(s) replaced by MediaFile; URL fetches of one request
+    share `deadline_s` seconds in all (a server that drips bytes would pass any per-read timeout)."""
     out = dict(values)
+    deadline = time.monotonic() + deadline_s
     for name, prop in media_fields(schema).items():
         if name not in out or out[name] is None:
             continue
         value = out[name]
         if isinstance(value, list):
-            out[name] = [load_media(f"{name}[{i}]", prop, v, max_bytes) for i, v in enumerate(value)]
+            out[name] = [load_media(f"{name}[{i}]", prop, v, max_bytes, deadline) for i, v in enumerate(value)]
         else:
-            out[name] = load_media(name, prop, value, max_bytes)
+            out[name] = load_media(name, prop, value, max_bytes, deadline)
     return out
 
 
-def load_media(field: str, prop: dict, value: str, max_bytes: int) -> MediaFile:
+def load_media(field: str, prop: dict, value: str, max_bytes: int, deadline: float | None = None) -> MediaFile:
     cap = min(int(prop.get("x-max-bytes", max_bytes)), max_bytes)
     if value.startswith("data:"):
         media = _from_data_uri(field, value, cap)
     else:
-        media = _from_loopback_url(field, value, cap)
+        media = _from_loopback_url(field, value, cap,
+                                   time.monotonic() + FETCH_DEADLINE_S if deadline is None else deadline)
     _check_mime(field, prop, media)
     return media
 
@@ -96,7 +103,7 @@ def _from_data_uri(field: str, uri: str, cap: int) -> MediaFile:
     return MediaFile(data, mime, "data-uri")
 
 
-def _from_loopback_url(field: str, url: str, cap: int) -> MediaFile:
+def _from_loopback_url(field: str, url: str, cap: int, deadline: float) -> MediaFile:
     import httpx
 
     parsed = urllib.parse.urlsplit(url)
@@ -108,14 +115,23 @@ def _from_loopback_url(field: str, url: str, cap: int) -> MediaFile:
                        f"Input '{field}': the local server only fetches media from loopback addresses, "
                        f"not {parsed.hostname}. Send the file as a data URI instead.",
                        {"field": field, "host": parsed.hostname}, param=field)
+    def late() -> ApiError:
+        return validation_error(field, f"fetching {url[:80]} took longer than the server's deadline",
+                                "Serve the file faster, or send it as a data URI.")
+
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise late()
     try:
-        with httpx.Client(timeout=10.0, follow_redirects=False, trust_env=False) as client, \
+        with httpx.Client(timeout=min(10.0, left), follow_redirects=False, trust_env=False) as client, \
                 client.stream("GET", url) as resp:
             if resp.status_code != 200:
                 raise validation_error(field, f"fetching {url} answered HTTP {resp.status_code}",
                                        "Check that the URL serves the file.")
             chunks, size = [], 0
             for chunk in resp.iter_bytes():
+                if time.monotonic() > deadline:
+                    raise late()
                 size += len(chunk)
                 if size > cap:
                     raise _too_large(field, size, cap)

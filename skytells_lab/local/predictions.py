@@ -11,18 +11,20 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from skytells_lab.local.catalog import Catalog
+from skytells_lab.local.catalog import Catalog, credits_for
 from skytells_lab.local.config import ServerConfig
 from skytells_lab.local.errors import ApiError, bad_request, validation_error
 from skytells_lab.local.media import resolve_media
 from skytells_lab.local.store import ACTIVE, TERMINAL, Store
 from skytells_lab.local.validation import validate_input
 from skytells_lab.local.webhooks import WebhookDispatcher, normalize_webhook
+from skytells_lab.local.wire_values import sanitized, shown, unrenderable_paths
 from skytells_lab.local.worker import PredictionWorker, TerminalSignals
 
 PREDICTION_CAPABILITIES = {"text-to-image", "image-to-image", "text-to-video", "image-to-video", "text-to-audio",
                            "text-to-music", "text-to-speech", "upscale", "prediction"}
 DEFAULT_PER_PAGE, MAX_PER_PAGE = 15, 50
+MAX_PAGE = 10**9  # offsets stay far inside sqlite's 64-bit integers
 # servers alive in this process: their unfinished predictions are not orphans
 _LIVE_OWNERS: set[str] = set()
 _OWNERS_LOCK = threading.Lock()
@@ -74,6 +76,35 @@ def render(rec: dict, base_url: str) -> dict:
     return body
 
 
+UNREADABLE = "PREDICTION_UNREADABLE"
+
+
+def unreadable_fields(rec: dict, body: dict) -> list[str]:
+    """The fields of a stored prediction no response can carry (an older version stored NaN, a lone
+    surrogate, or a column that no longer parses); [] for every row this version writes."""
+    return list(rec.get("unreadable") or []) + [path for path, _ in unrenderable_paths(body)]
+
+
+def unreadable_prediction(rec: dict, fields: list[str]) -> ApiError:
+    """422 PREDICTION_UNREADABLE: what GET answers for a stored row that cannot be rendered."""
+    return ApiError(422, UNREADABLE,
+                    f"Prediction {rec['id']} was stored by an older version with values JSON cannot carry "
+                    f"({', '.join(fields[:5])}). It cannot be shown; delete it (DELETE /v1/predictions/{rec['id']})"
+                    " and create it again.",
+                    {"id": rec["id"], "fields": fields, "status": rec.get("status")},
+                    response="Prediction cannot be shown")
+
+
+def marked(rec: dict, body: dict) -> dict:
+    """A list entry for an unreadable row: what can be shown of it, and `unreadable` saying what is missing."""
+    fields = unreadable_fields(rec, body)
+    clean = sanitized(body)
+    clean["unreadable"] = {"error_id": UNREADABLE, "fields": fields,
+                           "message": "stored with values JSON cannot carry (NaN, Infinity or invalid "
+                                      "Unicode); shown as null or U+FFFD. Delete it and create it again."}
+    return clean
+
+
 def unknown_prediction(prediction_id: str) -> ApiError:
     # The service answers 502 for an id it does not know, not 404.
     return ApiError(502, "PREDICTION_FAILED", "Prediction serving returned an error.",
@@ -117,6 +148,8 @@ class PredictionService:
         self.webhook_allow_loopback = True  # build_state: False when the server is bound off loopback
         self._admission = threading.Lock()
         self._reserved = 0  # creates between their capacity check and their submit
+        self._reservations: dict[str, float] = {}  # prediction id -> credits held until it ends
+        self._credits_lock = threading.Lock()
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -143,20 +176,40 @@ class PredictionService:
         if rec is None:
             return
         if rec["status"] in TERMINAL:
+            self._release(prediction_id)  # after the worker charged a success: never a moment uncounted
             self.signals.notify(prediction_id)
         self.dispatcher.emit(event, render(rec, self.public_url))
 
     # operations ---------------------------------------------------------------------------------
 
-    def check_budget(self) -> None:
-        if self.config.credits is not None:
-            spent = self.store.credits_spent()
-            if spent >= self.config.credits:
-                raise ApiError(402, "INSUFFICIENT_CREDITS",
-                               f"Insufficient credits: {spent:.4f} of the {self.config.credits:.4f} credit "
-                               "balance of this local server are used.",
-                               {"credits_used": spent, "credits": self.config.credits},
-                               response="Insufficient credits")
+    def check_budget(self, cost: float = 0.0) -> None:
+        """402 INSUFFICIENT_CREDITS when what is spent, plus what unfinished predictions reserved, plus `cost`
+        passes the balance (with `cost` 0: when nothing is left)."""
+        if self.config.credits is None:
+            return
+        spent = self.store.credits_spent()
+        reserved = sum(self._reservations.values())
+        committed = spent + reserved
+        if committed + cost > self.config.credits + 1e-9 or committed >= self.config.credits - 1e-12:
+            raise ApiError(402, "INSUFFICIENT_CREDITS",
+                           f"Insufficient credits: {spent:.4f} of the {self.config.credits:.4f} credit "
+                           f"balance of this local server are used and {reserved:.4f} are reserved by "
+                           f"unfinished predictions; this one needs {cost:.4f}.",
+                           {"credits_used": spent, "credits_reserved": reserved, "credits_needed": cost,
+                            "credits": self.config.credits},
+                           response="Insufficient credits")
+
+    def _reserve(self, prediction_id: str, cost: float) -> None:
+        """Hold `cost` of the balance for a prediction until it ends, so concurrent creates cannot overspend."""
+        if self.config.credits is None:
+            return
+        with self._credits_lock:
+            self.check_budget(cost)
+            self._reservations[prediction_id] = cost
+
+    def _release(self, prediction_id: str) -> None:
+        with self._credits_lock:
+            self._reservations.pop(prediction_id, None)
 
     def create(self, body) -> dict:
         if not isinstance(body, dict):
@@ -179,16 +232,28 @@ class PredictionService:
         self.check_budget()
         schema = resolved.entry.get("input_schema") or {"type": "object", "properties": {}}
         values, ignored = validate_input(schema, body["input"], ignore_unknown=resolved.via_alias)
-        runner_input = resolve_media(schema, values, max_bytes=self.config.max_media_bytes)
+        runner_input = resolve_media(schema, values, max_bytes=self.config.max_media_bytes,
+                                     deadline_s=self.config.media_fetch_timeout)
         webhook = normalize_webhook(body.get("webhook"), allow_private=self.config.webhook_allow_private,
                                     allow_loopback=self.webhook_allow_loopback)
         now = time.time()
+        pid = str(uuid.uuid4())
+        outputs = values.get("num_outputs", 1)
+        self._reserve(pid, credits_for(resolved.entry.get("pricing"),
+                                       assets=outputs if isinstance(outputs, int) and outputs > 0 else 1))
+        try:
+            return self._admit(pid, model, resolved, values, ignored, runner_input, webhook, body, now)
+        except BaseException:
+            self._release(pid)
+            raise
+
+    def _admit(self, pid, model, resolved, values, ignored, runner_input, webhook, body, now) -> dict:
         metadata = {}
         if resolved.via_alias:
             metadata["served_by"] = resolved.slug
         if ignored:
             metadata["ignored_input"] = ignored
-        rec = {"id": str(uuid.uuid4()), "model": model, "local_model": resolved.slug,
+        rec = {"id": pid, "model": model, "local_model": resolved.slug,
                "model_type": resolved.entry.get("type", "image"), "status": "pending", "input": values,
                "output": None, "files": None, "error": None, "webhook": webhook,
                "stream": int(body.get("stream", False)), "source": "api", "created": now, "updated": now,
@@ -234,7 +299,7 @@ class PredictionService:
         return rec
 
     def list(self, params) -> tuple[list[dict], dict]:
-        page = _int_param(params, "page", 1, lo=1)
+        page = _int_param(params, "page", 1, lo=1, hi=MAX_PAGE)
         per_page = _int_param(params, "per_page", DEFAULT_PER_PAGE, lo=1, hi=MAX_PER_PAGE)
         since = _date_param(params, "from")
         until = _date_param(params, "to")
@@ -280,9 +345,11 @@ def _int_param(params, name: str, default: int, lo: int, hi: int | None = None) 
     if raw in (None, ""):
         return default
     try:
-        value = int(raw)
+        value = int(raw) if len(raw) <= 30 else None  # no digit-limit ValueError, no quadratic parse
     except ValueError:
-        raise bad_request(f"'{name}' must be an integer, got {raw!r}", name, "INVALID_PARAMETER") from None
+        value = None
+    if value is None:
+        raise bad_request(f"'{name}' must be an integer, got {shown(raw)!r}", name, "INVALID_PARAMETER")
     if value < lo or (hi is not None and value > hi):
         bounds = f"from {lo} to {hi}" if hi is not None else f"at least {lo}"
         raise bad_request(f"'{name}' must be {bounds}, got {value}", name, "INVALID_PARAMETER")
@@ -298,6 +365,6 @@ def _date_param(params, name: str) -> float | None:
             raise ValueError(raw)
         day = dt.datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
     except ValueError:
-        raise bad_request(f"'{name}' must be a date in the format YYYY-MM-DD, got {raw!r}", name,
+        raise bad_request(f"'{name}' must be a date in the format YYYY-MM-DD, got {shown(raw)!r}", name,
                           "INVALID_DATE_FORMAT") from None
     return day.timestamp()

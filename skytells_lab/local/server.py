@@ -91,12 +91,13 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     catalog = Catalog(runners, cfg)
     public_url = (cfg.public_url or public_url).rstrip("/")
     dispatcher = WebhookDispatcher(_webhook_secret(cfg, api_key, data_dir), body_format=cfg.webhook_format,
-                                   max_attempts=cfg.webhook_max_attempts, backoff=cfg.webhook_backoff)
+                                   max_attempts=cfg.webhook_max_attempts, backoff=cfg.webhook_backoff,
+                                   allow_private=cfg.webhook_allow_private, allow_loopback=is_loopback_host(host))
     predictions = PredictionService(store, catalog, cfg, device, dispatcher, public_url)
     predictions.webhook_allow_loopback = is_loopback_host(host)
     inference = InferenceService(catalog, store, cfg, predictions.check_budget)
     return ServerState(config=cfg, store=store, catalog=catalog, dispatcher=dispatcher, predictions=predictions,
-                       inference=inference, device=device, api_key=api_key,
+                       inference=inference, device=device, api_key=api_key, host=host,
                        rate_limiter=RateLimiter(cfg.rate_limit_requests, cfg.rate_limit_window))
 
 

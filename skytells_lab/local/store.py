@@ -169,8 +169,14 @@ def _encode(record: dict) -> dict:
 
 
 def _decode(row: sqlite3.Row) -> dict:
+    """The record; a JSON column that no longer parses (written by hand or an older version) becomes None and
+    is named in `unreadable`, so one bad row never breaks a listing."""
     record = dict(row)
     for key in _JSON_COLUMNS:
         if record.get(key) is not None:
-            record[key] = json.loads(record[key])
+            try:
+                record[key] = json.loads(record[key])
+            except (ValueError, TypeError, RecursionError):
+                record[key] = None
+                record.setdefault("unreadable", []).append(key)
     return record

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from skytells_lab.local.errors import validation_error
 
+MAX_TEXT_CHARS = 100_000  # a string input whose schema sets no maxLength
 _TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
                "array": "an array", "object": "an object", "null": "null"}
 
@@ -50,6 +52,8 @@ def check_value(path: str, prop: dict, value):
     if types and not any(_is_type(value, t) for t in types):
         want = " or ".join(_TYPE_NAMES.get(t, t) for t in types)
         raise validation_error(path, f"expected {want}, got {_describe(value)}", _hint(path, prop))
+    if isinstance(value, float) and not math.isfinite(value):  # NaN passes every < and > comparison
+        raise validation_error(path, f"{value} is not a finite number", _hint(path, prop))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         lo, hi = prop.get("minimum"), prop.get("maximum")
         if lo is not None and value < lo or hi is not None and value > hi:
@@ -63,9 +67,11 @@ def check_value(path: str, prop: dict, value):
         if "minLength" in prop and len(value) < prop["minLength"]:
             raise validation_error(path, f"shorter than {prop['minLength']} characters",
                                    f"Send at least {prop['minLength']} characters.")
-        if "maxLength" in prop and len(value) > prop["maxLength"]:
-            raise validation_error(path, f"longer than {prop['maxLength']} characters",
-                                   f"Shorten it to at most {prop['maxLength']} characters.")
+        # a text field without its own maxLength is still bounded; media (format uri) by their byte caps
+        longest = prop.get("maxLength", None if prop.get("format") == "uri" else MAX_TEXT_CHARS)
+        if longest is not None and len(value) > longest:
+            raise validation_error(path, f"longer than {longest} characters",
+                                   f"Shorten it to at most {longest} characters.")
         if "pattern" in prop and not re.search(prop["pattern"], value):
             raise validation_error(path, f"does not match the pattern {prop['pattern']!r}",
                                    "Send a value in the documented format.")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from skytells_lab.local.errors import validation_error
+from skytells_lab.local.wire_values import renderable, sanitized
 
 log = logging.getLogger("skytells_lab.local.webhooks")
 
@@ -49,9 +50,41 @@ def _target_addresses(host: str) -> list:
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
+# IPv6 forms that carry an IPv4 address to somewhere a gateway decides (NAT64, 6to4, Teredo, the deprecated
+# IPv4-compatible ::a.b.c.d): which host they reach is not knowable here, so they count as private
+_TRANSLATED = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32",
+                                                   "::/96")]
+
+
+def refusal(address, *, allow_private: bool = False, allow_loopback: bool = True) -> str | None:
+    """Why a webhook must not go to `address` (an SSRF guard), or None when it may."""
+    if getattr(address, "ipv4_mapped", None) is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return None if allow_loopback or allow_private else "a loopback address"
+    if allow_private:
+        return None
+    if address.is_multicast:
+        return "a multicast address"
+    if address.version == 6 and any(address in net for net in _TRANSLATED):
+        return "an IPv4 address in IPv6 form (NAT64, 6to4, Teredo or IPv4-compatible)"
+    if not address.is_global:
+        return "a private, link-local or reserved address"
+    return None
+
+
+def _refused(host: str, reason: str, allow_loopback: bool):
+    if reason == "a loopback address" and not allow_loopback:
+        return validation_error("webhook.url", f"{host} is a loopback address",
+                                "This server is not bound to loopback; send a public receiver URL.")
+    return validation_error("webhook.url", f"{host} is {reason}",
+                            "Send a public receiver URL, or set [server] webhook_allow_private = true.")
+
+
 def check_target(url: str, *, allow_private: bool = False, allow_loopback: bool = True) -> None:
     """Refuse a webhook URL whose host is a private, link-local or otherwise non-global address (SSRF),
-    unless `allow_private`; loopback addresses only when `allow_loopback` (a loopback-bound server)."""
+    unless `allow_private`; loopback addresses only when `allow_loopback` (a loopback-bound server).
+    Checked again at each delivery (`pinned_target`): a name may resolve elsewhere by then."""
     from urllib.parse import urlsplit
 
     try:
@@ -61,16 +94,38 @@ def check_target(url: str, *, allow_private: bool = False, allow_loopback: bool 
     if not host:
         raise validation_error("webhook.url", "the URL has no host", "Send the full URL of your receiver.")
     for address in _target_addresses(host):
-        if getattr(address, "ipv4_mapped", None) is not None:
-            address = address.ipv4_mapped
-        if address.is_loopback:
-            if allow_loopback or allow_private:
-                continue
-            raise validation_error("webhook.url", f"{host} is a loopback address",
-                                   "This server is not bound to loopback; send a public receiver URL.")
-        if not address.is_global and not allow_private:
-            raise validation_error("webhook.url", f"{host} is a private, link-local or reserved address",
-                                   "Send a public receiver URL, or set [server] webhook_allow_private = true.")
+        reason = refusal(address, allow_private=allow_private, allow_loopback=allow_loopback)
+        if reason:
+            raise _refused(host, reason, allow_loopback)
+
+
+class TargetRefused(Exception):
+    """The webhook's host resolves, at delivery, to an address the SSRF guard refuses."""
+
+
+def pinned_target(url: str, *, allow_private: bool, allow_loopback: bool) -> tuple[str, dict, dict]:
+    """(URL with the host replaced by its checked IP, headers, httpx extensions) for one delivery.
+
+    The host is resolved once, every address it resolves to is checked, and the connection goes to the
+    checked address: no second resolution a DNS-rebinding name could answer differently. `Host` and TLS
+    SNI (so certificate checks) keep the name. Raises TargetRefused, or OSError when it does not resolve."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    addresses = _target_addresses(host)
+    if not addresses:
+        raise OSError(f"cannot resolve {host}")
+    for address in addresses:
+        reason = refusal(address, allow_private=allow_private, allow_loopback=allow_loopback)
+        if reason:
+            raise TargetRefused(f"{host} resolves to {address}, {reason}")
+    address = addresses[0]
+    shown_ip = f"[{address}]" if address.version == 6 else str(address)
+    netloc = shown_ip + (f":{parts.port}" if parts.port else "")
+    headers = {"Host": parts.netloc.rpartition("@")[2]}
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), headers, extensions
 
 
 def normalize_webhook(value, *, allow_private: bool = False, allow_loopback: bool = True) -> dict:
@@ -119,8 +174,10 @@ class WebhookDispatcher:
     until the one before it is delivered or dropped (retries included); other lanes go on meanwhile."""
 
     def __init__(self, secret: str, *, body_format: str = "envelope", max_attempts: int = 5,
-                 backoff: float = 1.0, timeout: float = 10.0):
+                 backoff: float = 1.0, timeout: float = 10.0, allow_private: bool = False,
+                 allow_loopback: bool = True):
         self.secret = secret
+        self.allow_private, self.allow_loopback = allow_private, allow_loopback
         self.body_format = body_format
         self.max_attempts = max_attempts
         self.backoff = backoff
@@ -164,6 +221,8 @@ class WebhookDispatcher:
             payload = {"type": event, "created_at": prediction.get("updated_at"), "data": prediction}
         else:
             payload = prediction
+        if not renderable(payload):  # a row an older version stored: receivers get JSON, not NaN
+            payload = sanitized(payload)
         body = json.dumps(payload, separators=(",", ":")).encode()
         delivery = Delivery(hook["url"], event, body, str(uuid.uuid4()), (hook["url"], str(prediction.get("id"))))
         with self._cond:
@@ -198,14 +257,22 @@ class WebhookDispatcher:
                    "X-Skytells-Signature": sign(delivery.body, self.secret),
                    "X-Skytells-Event": delivery.event, "X-Skytells-Delivery": delivery.delivery_id,
                    "X-Skytells-Attempt": str(delivery.attempt)}
+        refused = False
         try:
-            ok = 200 <= self._client.post(delivery.url, content=delivery.body, headers=headers).status_code < 300
+            url, host, extensions = pinned_target(delivery.url, allow_private=self.allow_private,
+                                                  allow_loopback=self.allow_loopback)
+            response = self._client.post(url, content=delivery.body, headers={**headers, **host},
+                                         extensions=extensions)
+            ok = 200 <= response.status_code < 300
+        except TargetRefused as exc:  # not retried: the next resolution is the attacker's to answer too
+            log.warning("webhook %s to %s refused at delivery: %s", delivery.event, delivery.url, exc)
+            ok, refused = False, True
         except Exception as exc:  # noqa: BLE001 - any transport failure is retried like a non-2xx
             log.info("webhook %s to %s failed: %s", delivery.event, delivery.url, exc)
             ok = False
         with self._cond:
             self._inflight -= 1
-            if not ok and delivery.attempt < self.max_attempts and not self._stopping:
+            if not ok and not refused and delivery.attempt < self.max_attempts and not self._stopping:
                 self._due(delivery, time.monotonic() + self.backoff * 2 ** (delivery.attempt - 1))
                 return
             if not ok:

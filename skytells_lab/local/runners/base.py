@@ -24,6 +24,19 @@ DTYPES = {
 }
 
 
+SEED_MIN, SEED_MAX = -(2**63), 2**64 - 1  # the seeds torch.manual_seed accepts
+PROMPT_MAX_CHARS = 2000  # a prompt's maxLength in the input schemas: far past what a text encoder reads
+
+
+class ContextLengthExceeded(ValueError):
+    """The prompt does not fit the model's context: the server answers 400 `context_length_exceeded`."""
+
+    def __init__(self, prompt_tokens: int, context: int, *, at_least: bool = False):
+        more = "at least " if at_least else ""
+        super().__init__(f"the prompt is {more}{prompt_tokens} tokens, the model's context is {context}")
+        self.prompt_tokens, self.context, self.at_least = prompt_tokens, context, at_least
+
+
 class Cancelled(Exception):
     """Raised by :meth:`RunContext.check` once the prediction has been cancelled."""
 

@@ -14,7 +14,16 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
-from .base import ChatRunner, Generation, cache_home, hub_offline, torch_dtype
+from .base import (
+    SEED_MAX,
+    SEED_MIN,
+    ChatRunner,
+    ContextLengthExceeded,
+    Generation,
+    cache_home,
+    hub_offline,
+    torch_dtype,
+)
 
 DEFAULT_SLUG = "smollm2-135m-instruct"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -144,6 +153,7 @@ class TransformersChatRunner(ChatRunner):
         self.cache_dir = pathlib.Path(cache_dir) if cache_dir else None
         self._model = None
         self._tokenizer = None
+        self._longest: int | None = None
         self._generate_lock = threading.Lock()
 
     def source(self) -> str:
@@ -173,6 +183,13 @@ class TransformersChatRunner(ChatRunner):
         self.load()
         return self._model
 
+    def _longest_token(self) -> int:
+        """Characters of the longest vocabulary entry: an upper bound on what one token covers (byte-level
+        and SentencePiece vocabularies spell each byte or character of a token with one character)."""
+        if self._longest is None:
+            self._longest = max((len(t) for t in self.tokenizer.get_vocab()), default=1) or 1
+        return self._longest
+
     def encode(self, messages: list[dict]):
         """The chat-templated prompt as model inputs (``input_ids``, ``attention_mask``) on the device."""
         batch = self.tokenizer.apply_chat_template(normalize_messages(messages), add_generation_prompt=True,
@@ -191,11 +208,16 @@ class TransformersChatRunner(ChatRunner):
             raise ValueError("temperature must be between 0 and 2")
         if not 0 < float(top_p) <= 1:
             raise ValueError("top_p must be in (0, 1]")
+        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
+        chars = sum(len(m["content"]) for m in normalize_messages(messages))
+        if context and chars > context * self._longest_token():
+            # no token covers more characters than the longest in the vocabulary: surely too long, and
+            # refused without tokenizing megabytes while other requests wait
+            raise ContextLengthExceeded(chars // self._longest_token(), context, at_least=True)
         inputs = self.encode(messages)
         prompt_tokens = int(inputs["input_ids"].shape[1])
-        context = int(getattr(self.model.config, "max_position_embeddings", 0) or 0)
         if context and prompt_tokens >= context:
-            raise ValueError(f"messages: the prompt is {prompt_tokens} tokens, the model's context is {context}")
+            raise ContextLengthExceeded(prompt_tokens, context)
         max_new = min(int(max_tokens), context - prompt_tokens) if context else int(max_tokens)
         gen = Generation(iter(()), prompt_tokens)
         gen._deltas = self._stream(gen, inputs, max_new, float(temperature), float(top_p), seed, stop, cancelled)
@@ -277,9 +299,10 @@ class TransformersChatRunner(ChatRunner):
                 "temperature": {"type": "number", "title": "Temperature", "minimum": 0, "maximum": 2,
                                 "default": 0.7, "description": "0 decodes greedily (deterministic).",
                                 "x-order": 2},
-                "top_p": {"type": "number", "title": "Top p", "minimum": 0, "maximum": 1, "default": 0.95,
+                "top_p": {"type": "number", "title": "Top p", "exclusiveMinimum": 0, "maximum": 1,
+                          "default": 0.95,
                           "x-order": 3},
-                "seed": {"type": "integer", "title": "Seed", "x-order": 4},
+                "seed": {"type": "integer", "title": "Seed", "minimum": SEED_MIN, "maximum": SEED_MAX, "x-order": 4},
                 "stop": {"title": "Stop", "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
                          "x-order": 5},
             },

@@ -12,7 +12,14 @@ import pathlib
 import threading
 from typing import Any, ClassVar
 
-from .base import OutputFile, PredictionRunner, RunContext, diffusers_dtype_kwargs, hub_offline
+from .base import (
+    PROMPT_MAX_CHARS,
+    OutputFile,
+    PredictionRunner,
+    RunContext,
+    diffusers_dtype_kwargs,
+    hub_offline,
+)
 from .digits import load_image
 
 
@@ -124,8 +131,9 @@ class DiffusersRunner(PredictionRunner):
         return {
             "type": "object", "title": "Input", "required": ["prompt"],
             "properties": {
-                "prompt": {"type": "string", "title": "Prompt", "x-order": 0},
-                "negative_prompt": {"type": "string", "title": "Negative prompt", "x-order": 1},
+                "prompt": {"type": "string", "title": "Prompt", "maxLength": PROMPT_MAX_CHARS, "x-order": 0},
+                "negative_prompt": {"type": "string", "title": "Negative prompt", "maxLength": PROMPT_MAX_CHARS,
+                                    "x-order": 1},
                 "image": {"type": "string", "format": "uri", "title": "Image", "x-accept": "image/*", "x-order": 2,
                           "description": "Start picture for image-to-image; omit for text-to-image."},
                 "strength": {"type": "number", "title": "Strength", "minimum": 0, "maximum": 1, "default": 0.6,

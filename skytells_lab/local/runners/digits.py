@@ -14,7 +14,14 @@ import re
 import secrets
 from typing import Any, ClassVar
 
-from .base import OutputFile, PredictionRunner, RunContext, diffusers_dtype_kwargs, torch_dtype
+from .base import (
+    PROMPT_MAX_CHARS,
+    OutputFile,
+    PredictionRunner,
+    RunContext,
+    diffusers_dtype_kwargs,
+    torch_dtype,
+)
 
 WEIGHTS = pathlib.Path(__file__).resolve().parent.parent / "weights" / "digits"
 NULL_CLASS = 10
@@ -176,7 +183,7 @@ class DigitsDiffusionRunner(PredictionRunner):
         return {
             "type": "object", "title": "Input", "required": ["prompt"],
             "properties": {
-                "prompt": {"type": "string", "title": "Prompt", "x-order": 0,
+                "prompt": {"type": "string", "title": "Prompt", "maxLength": PROMPT_MAX_CHARS, "x-order": 0,
                            "description": "The digit to draw: 0-9 as a numeral or an English word, "
                                           "alone or in a sentence (\"a handwritten seven\")."},
                 "image": {"type": "string", "format": "uri", "title": "Image", "x-accept": "image/*", "x-order": 1,

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 DEFAULT_SLUG = "all-minilm-l6-v2"
+_CHARS_PER_TOKEN = 8  # a first window of max_seq_length * 8 characters holds max_seq_length tokens of prose
 
 
 def default_model_path() -> str:
@@ -90,7 +91,7 @@ class SentenceTransformerRunner(EmbeddingRunner):
             raise ValueError(f"dimensions must be between 1 and {self.dimensions} for {self.slug}, got {dimensions}")
         if not texts:
             return np.zeros((0, int(dimensions or self.dimensions)), np.float32)
-        vectors = self._encode_combined(texts)
+        vectors = self._encode_combined(self.cut(texts))
         if dimensions is not None and int(dimensions) < vectors.shape[1]:
             vectors = vectors[:, : int(dimensions)]
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -111,9 +112,32 @@ class SentenceTransformerRunner(EmbeddingRunner):
         if not texts:
             return 0
         limit = self.model.max_seq_length
+        texts = self.cut(texts)
         with self._lock:
             ids = self.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
         return sum(len(i) for i in ids)
+
+    def cut(self, texts: list[str]) -> list[str]:
+        """Each text cut, before tokenizing, to a prefix that still holds the model's first `max_seq_length`
+        tokens, so a 10 MB input costs what its first few KB do (the model never reads the rest anyway).
+
+        The cut falls on whitespace, where every pre-tokenizer splits, so the kept tokens are those of the
+        whole text; a window with no whitespace at all is cut where it is, a token's worth of margin kept."""
+        limit = int(self.model.max_seq_length)
+        window = limit * _CHARS_PER_TOKEN
+        return [t if len(t) <= window else self._cut_one(t, limit, window) for t in texts]
+
+    def _cut_one(self, text: str, limit: int, window: int) -> str:
+        while window < len(text):
+            head = text[:window]
+            space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+            head = head[:space] if space > window // 2 else head[: window - _CHARS_PER_TOKEN]
+            with self._lock:
+                tokens = len(self.tokenizer(head, add_special_tokens=False)["input_ids"])
+            if tokens >= limit:
+                return head
+            window *= 4  # mostly whitespace or characters the normalizer drops: look further
+        return text
 
     def input_schema(self) -> dict:
         return {
