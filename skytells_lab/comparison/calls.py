@@ -167,7 +167,8 @@ def predict(
 ) -> Outcome:
     """Create a prediction, wait for it, and fetch its images (PIL) when it made some.
 
-    Without `cache` the result cache is neither read nor written: the backend answers every call.
+    Without `cache` the result cache is neither read nor written: the backend answers every call, and the
+    create asks it to hold the answer until done (`await`), so the latency is not rounded up to a poll.
     """
     from skytells_lab.api._operations import prediction_failed
     from skytells_lab.api.errors import PredictionFailed
@@ -175,9 +176,10 @@ def predict(
     started = time.perf_counter()
     try:
         if cache:
-            prediction = client.run(slug, input=input, timeout=timeout)
+            poll = 0.02 if getattr(client, "is_local", False) else 0.5
+            prediction = client.run(slug, input=input, timeout=timeout, poll_interval=poll)
         else:
-            prediction = client.predictions.create(model=slug, input=input)
+            prediction = client.predictions.create(model=slug, input=input, await_=True, timeout=timeout)
             prediction = client.predictions.wait(prediction, timeout=timeout)
             if str(prediction.status) != "succeeded":
                 raise prediction_failed(prediction)

@@ -130,9 +130,10 @@ def _meta(t: Target) -> dict:
     return {k: meta[k] for k in ("device", "dtype", "source") if k in meta}
 
 
-def _warm_up(t: Target, item: Any, *, seed: int, temperature, max_tokens, system, input_key, params, cache,
+def _warm_up(t: Target, item: Any, *, seed: int, temperature, max_tokens, system, input_key, params,
              **_) -> calls.Outcome:
-    """One untimed call to `t` with the first input: a cold backend loads its weights here."""
+    """One untimed call to `t` with the first input: a cold backend loads its weights here. Never through
+    the result cache: a stored answer would make the first timed call a hit."""
     if t.modality == "embeddings":
         extra = {k: v for k, v in params.items() if k in calls.EMBEDDING_PARAMS}
         return calls.embed(t.client, t.slug, [str(item)], model=t.model, **extra)[1][0]
@@ -141,7 +142,7 @@ def _warm_up(t: Target, item: Any, *, seed: int, temperature, max_tokens, system
         return calls.chat(t.client, t.slug, item, model=t.model, system=system, temperature=temperature,
                           max_tokens=max_tokens, seed=seed, **extra)
     payload = calls.image_input(t.model, item, params, seed=seed, input_key=input_key)
-    return calls.predict(t.client, t.slug, payload, model=t.model, fetch_images=False, cache=cache)
+    return calls.predict(t.client, t.slug, payload, model=t.model, fetch_images=False)
 
 
 def _pool_map(fn, jobs: list, concurrency: int, progress: bool | None, desc: str) -> list:

@@ -120,8 +120,9 @@ def compare(
                     )
         else:
             first = calls.image_input(t.model, items[0], own, seed=seeds[0], input_key=input_key)
+            # never through the cache: a warm-up that stored its answer would make the first timed call a hit
             warmups[t.label] = _bind(calls.predict, t.client, t.slug, first, model=t.model,
-                                     fetch_images=False, timeout=timeout, cache=cache)
+                                     fetch_images=False, timeout=timeout)
             for r in range(repeats):
                 for i, item in enumerate(items):
                     for seed in seeds:
