@@ -59,6 +59,7 @@ def compare(
     score: Callable | None = None,
     cache: bool = False,
     warmup: bool = True,
+    resume: str | None = None,
     **params: Any,
 ) -> Comparison:
     """Send the same `inputs` to every model in `models` and collect one tidy row per input × model (× seed).
@@ -85,6 +86,9 @@ def compare(
     - `references` (one per input) add `exact_match` and `similarity` of text outputs to them; `score` is
       your function of `(output)`, `(output, input)` or `(output, input, reference)` returning a number or
       a bool (higher is better).
+    - `resume="name"` journals every finished call on disk as it ends; after an interruption (Ctrl-C, a
+      crash, a closed notebook) the same call with the same name sends only the calls not yet done, and
+      `provenance["resumed"]` says how many were read back.
     """
     targets = resolve_targets(models, client=client, clients=clients, modality=modality)
     items, labels = calls.as_items(inputs)
@@ -96,6 +100,8 @@ def compare(
     shared = {"temperature": temperature, "max_tokens": max_tokens, "system": system, **params}
     jobs: list[tuple[tuple, Callable[[], Any]]] = []
     warmups: dict[str, Callable[[], Any]] = {}
+    if resume is not None and not isinstance(resume, str):
+        raise TypeError(f"resume is a name for this run (a string), not {resume!r}")
     for t in targets:
         own = {**shared, **t.params}
         if t.modality == "embeddings":
@@ -132,6 +138,19 @@ def compare(
                                                           model=t.model, fetch_images=t.modality == "image",
                                                           timeout=timeout, cache=cache))
                         )
+    resumed: list = []
+    if resume is not None:
+        from skytells_lab.comparison.journal import journal_key, journaled, open_journal
+
+        journal = open_journal()
+        by_name = {t.label: t for t in targets}
+        request = [repr(x) for x in items] + [shared, seeds, input_key, batch_size]
+        keys = {key: journal_key(resume, by_name[key[0]], key, request) for key, _ in jobs}
+        stored = journal.get_many(keys.values())
+        # a model whose calls are all in the journal needs no warm-up
+        warmups = {label: fn for label, fn in warmups.items()
+                   if any(k[0] == label and keys[k] not in stored for k in keys)}
+        jobs = [(key, journaled(journal, keys[key], fn, resumed)) for key, fn in jobs]
     results, warm = _run(jobs, concurrency, progress, warmups if warmup else {})
     by_label = {t.label: t for t in targets}
     rows, images, vectors = [], {}, {}
@@ -169,6 +188,8 @@ def compare(
         "repeats": repeats,
         "cache": "used (cached calls are left out of latencies)" if cache else "bypassed",
         "warmup_seconds": {label: _warm_seconds(o) for label, o in warm.items()},
+        "resume": resume,
+        "resumed": len(resumed),
         "created_at": datetime.now(timezone.utc).isoformat(),
         "skytells_lab_version": _version(),
         "latency_note": "embedding latency, tokens and credits per item: the batch request's, divided evenly; "
@@ -282,8 +303,9 @@ def _run(jobs: list, concurrency: int, progress: bool | None, warmups: dict) -> 
                 return
             try:
                 done.put((key, fn(), None))
-            except Exception as err:  # noqa: BLE001 - re-raised in the caller's thread
+            except BaseException as err:  # noqa: BLE001 - re-raised in the caller's thread (Ctrl-C too)
                 done.put((key, None, err))
+                return  # the comparison stops here: start no further call
 
     results: dict = {}
     slots = max(1, concurrency)
@@ -300,12 +322,17 @@ def _run(jobs: list, concurrency: int, progress: bool | None, warmups: dict) -> 
         with tqdm(
             total=len(jobs), desc="compare", unit="call", disable=progress is False, leave=False
         ) as bar:
-            for _ in range(len(jobs)):
-                key, result, err = done.get()
-                if err is not None:
-                    raise err
-                results[key] = result
-                bar.update(1)
+            try:
+                for _ in range(len(jobs)):
+                    key, result, err = done.get()
+                    if err is not None:
+                        raise err
+                    results[key] = result
+                    bar.update(1)
+            except BaseException:
+                for pending in queues.values():  # stop: the calls in flight finish, no new one starts
+                    pending.clear()
+                raise
     return results, warm
 
 

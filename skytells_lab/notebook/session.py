@@ -61,7 +61,7 @@ def model_identity(client: Any, model: str):
 
     try:
         entry = yield from get_model(model, fields=["input_schema"])
-    except E.SkytellsError:
+    except (E.SkytellsError, ValueError):  # no such model, no catalog, or a body that is not a model
         return None
     version = None
     if getattr(client, "is_local", False):

@@ -123,3 +123,50 @@ def test_parity_speed_up_leaves_out_the_cold_candidates_loading(client, tmp_path
     assert s["pass_rate"] == 1.0 and s["pass_rate_ci"] == (1.0, 1.0)
     assert s["reference_cached_calls"] == s["candidate_cached_calls"] == 0
     assert len(report.frame()) == 6 and "bypassed" in report._repr_html_()
+
+
+class _Interrupted(BaseException):
+    """What Ctrl-C does to a running comparison, without interrupting pytest itself."""
+
+
+class _CountingClient:
+    """The session client, counting chat calls and interrupted at call number `stop_at`."""
+
+    def __init__(self, client, stop_at=None):
+        self._client, self.calls, self._stop_at = client, 0, stop_at
+        outer = self
+
+        class _Completions:
+            def create(self, **kw):
+                outer.calls += 1
+                if outer._stop_at is not None and outer.calls >= outer._stop_at:
+                    raise _Interrupted()
+                return client.chat.completions.create(**kw)
+
+        self.chat = type("Chat", (), {"completions": _Completions()})()
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_an_interrupted_comparison_resumes_without_paying_again(client):
+    import uuid
+
+    prompts = ["Say hi.", "Name a colour.", "Name a fruit.", "Name a month."]
+    name = f"resume-{uuid.uuid4().hex[:8]}"
+    first = _CountingClient(client, stop_at=4)  # the warm-up and two calls finish, the third is interrupted
+    with pytest.raises(_Interrupted):
+        compare([(first, CHAT)], prompts, max_tokens=2, resume=name, progress=False)
+    assert first.calls == 4
+
+    second = _CountingClient(client)
+    resumed = compare([(second, CHAT)], prompts, max_tokens=2, resume=name, progress=False)
+    assert second.calls == 1 + 2  # a warm-up and the two calls not done; nothing paid twice
+    assert resumed.provenance["resumed"] == 2
+    df = resumed.frame()
+    assert df["status"].eq("succeeded").all() and df["output"].notna().all() and len(df) == 4
+
+    third = _CountingClient(client)
+    again = compare([(third, CHAT)], prompts, max_tokens=2, resume=name, progress=False)
+    assert third.calls == 0 and again.provenance["resumed"] == 4  # all done: not even a warm-up
+    assert again.frame()["request_id"].tolist() == df["request_id"].tolist()
