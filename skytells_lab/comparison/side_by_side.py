@@ -60,6 +60,7 @@ def compare(
     cache: bool = False,
     warmup: bool = True,
     resume: str | None = None,
+    judge: Any = None,
     **params: Any,
 ) -> Comparison:
     """Send the same `inputs` to every model in `models` and collect one tidy row per input × model (× seed).
@@ -89,6 +90,9 @@ def compare(
     - `resume="name"` journals every finished call on disk as it ends; after an interruption (Ctrl-C, a
       crash, a closed notebook) the same call with the same name sends only the calls not yet done, and
       `provenance["resumed"]` says how many were read back.
+    - `judge=` a chat model (a slug on `client`, or (client, slug)) asks which of two chat answers is
+      better, the first chat model's against each other's, every pair shown in a random order and again
+      swapped: `judgments()` the replies, `judge_summary()` win rates, agreement and position bias.
     """
     targets = resolve_targets(models, client=client, clients=clients, modality=modality)
     items, labels = calls.as_items(inputs)
@@ -171,6 +175,15 @@ def compare(
     if refs is not None or scorer is not None:
         for row in rows:
             _judge_row(row, refs, scorer)
+    judgments: list[dict] = []
+    if judge is not None:
+        from skytells_lab.comparison.judge import judge_pairs
+
+        judge_target = resolve_targets([judge], client=client, clients=clients, modality="chat")[0]
+        chat_labels = [t.label for t in targets if t.modality == "chat"]
+        if len(chat_labels) < 2:
+            raise ValueError("judge= compares chat answers: give at least two chat models")
+        judgments = judge_pairs(judge_target, rows, chat_labels[0], chat_labels[1:], concurrency=concurrency)
     provenance = {
         "kind": "comparison",
         "models": {
@@ -189,6 +202,7 @@ def compare(
         "cache": "used (cached calls are left out of latencies)" if cache else "bypassed",
         "warmup_seconds": {label: _warm_seconds(o) for label, o in warm.items()},
         "resume": resume,
+        "judge": None if judge is None else f"{judge_target.backend}:{judge_target.slug}",
         "resumed": len(resumed),
         "created_at": datetime.now(timezone.utc).isoformat(),
         "skytells_lab_version": _version(),
@@ -197,7 +211,7 @@ def compare(
     }
     return Comparison(
         targets, rows, images=images, vectors=vectors, items=items, seeds=seeds, provenance=provenance,
-        repeats=repeats, quality=[c for c in QUALITY_COLUMNS if any(c in r for r in rows)],
+        repeats=repeats, quality=[c for c in QUALITY_COLUMNS if any(c in r for r in rows)], judgments=judgments,
     )
 
 
@@ -389,8 +403,10 @@ class Comparison:
         provenance: dict,
         repeats: int = 1,
         quality: list | None = None,
+        judgments: list | None = None,
     ):
         self.targets = targets
+        self._judgments = list(judgments or [])
         self.repeats = repeats
         self.quality = list(quality or [])
         self._rows = rows
@@ -529,6 +545,21 @@ class Comparison:
         out = pd.DataFrame(rows, columns=columns)
         out.attrs.update(self.provenance)
         return out
+
+    def judgments(self):
+        """The judge's replies: one row per input × model × order (the baseline's answer first or second)."""
+        import pandas as pd
+
+        columns = ["item", "input", "model", "baseline", "order", "swapped", "reply", "position", "preferred",
+                   "error"]
+        return pd.DataFrame([{k: j.get(k) for k in columns} for j in self._judgments], columns=columns)
+
+    def judge_summary(self):
+        """Per model against the baseline: wins, losses, ties, win rate (95% interval), agreement of the two
+        orders and position bias; empty without `judge=`."""
+        from skytells_lab.comparison.judge import summarize
+
+        return summarize(self._judgments)
 
     def _aa_pairs(self) -> list[tuple[str, str]]:
         """Pairs of columns that are the same model with the same parameters on the same backend (A/A)."""
@@ -700,6 +731,9 @@ class Comparison:
             if not differences.empty:
                 sections += [display.heading(f"differences against {self.targets[0].label} (95% interval)"),
                              display.frame_table(differences.drop(columns="baseline"))]
+        if self._judgments:
+            sections += [display.heading(f"pairwise judge ({self.provenance.get('judge')}), each pair in both orders"),
+                         display.frame_table(self.judge_summary().drop(columns="baseline"))]
         sections += [self._texts_html(), self._images_html(), self._agreement_html()]
         return display.card("Comparison", *[s for s in sections if s])
 

@@ -73,15 +73,26 @@ def test_a_a_is_the_noise_floor_and_the_worse_model_is_flagged(graded):
         graded.diff(baseline="nope")
 
 
-def test_text_references_exact_match_and_mcnemar(client):
+def test_text_references_exact_match_mcnemar_and_a_pairwise_judge(client):
     prompts = ["Say hi.", "Name a colour."]
     cmp = compare([CHAT, {"model": CHAT, "label": "short", "params": {"max_tokens": 1}}], prompts,
-                  client=client, max_tokens=2, references=["zzz", "zzz"], warmup=False, progress=False)
+                  client=client, max_tokens=2, references=["zzz", "zzz"], warmup=False, progress=False,
+                  judge=CHAT)
     df = cmp.frame()
     assert df["reference"].eq("zzz").all() and df["exact_match"].eq(0.0).all()
     assert df["similarity"].between(0, 1).all() and cmp.provenance["warmup_seconds"] == {}
     exact = cmp.differences().set_index("metric").loc["exact_match"]
     assert exact["test"] == "exact McNemar" and exact["p_value"] == 1.0 and exact["verdict"] == "not significant"
+
+    judged = cmp.judgments()
+    assert len(judged) == 2 * len(prompts) and judged["error"].isna().all()
+    for _, pair in judged.groupby("item"):  # every pair is shown in both orders
+        assert sorted(pair["order"]) == ["baseline first", "model first"] and sorted(pair["swapped"]) == [False, True]
+    assert set(judged["preferred"].dropna()) <= {CHAT, "short"}
+    verdict = cmp.judge_summary().set_index("model").loc["short"]
+    assert verdict["pairs"] == len(prompts) and verdict["wins"] + verdict["losses"] + verdict["ties"] == 2
+    assert 0 <= verdict["agreement"] <= 1 and -0.5 <= verdict["position_bias"] <= 0.5
+    assert "pairwise judge" in cmp._repr_html_()
 
 
 def test_the_cache_is_bypassed_unless_asked_and_cached_calls_are_never_timed(client):
