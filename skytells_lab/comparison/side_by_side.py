@@ -169,7 +169,10 @@ def compare(
             for i, item in enumerate(items):
                 for seed in [None] if t.modality == "chat" else seeds:
                     outcome = results[(t.label, i, seed, r)]
-                    rows.append(_row(t, i, labels[i], item, seed, r, outcome))
+                    # the seed the call was sent with
+                    chat_seed = {**shared, **t.params}.get("seed", seeds[0])
+                    sent = seed + 1000 * r if seed is not None else (chat_seed + r if repeats > 1 else None)
+                    rows.append(_row(t, i, labels[i], item, sent, r, outcome))
                     if outcome.images and r == 0:
                         images[(t.label, i, seed)] = outcome.images
     if refs is not None or scorer is not None:
