@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{model}  ({len(inputs)} items, warm-up incl. loading {warm:.1f}s)")
                 print(f"  {report!r}")
                 print(
-                    f"  cpu {s['reference_seconds']:.2f}s  gpu {s['candidate_seconds']:.2f}s  "
-                    f"speed-up {s['speedup']:.1f}x\n",
+                    f"  median latency cpu {s['reference_median_latency'] * 1000:.1f} ms  "
+                    f"gpu {s['candidate_median_latency'] * 1000:.1f} ms  speed-up {s['speedup']:.1f}x\n",
                     flush=True,
                 )
                 if not report.passed:

@@ -20,16 +20,20 @@ def _notebooks_dir() -> Path:
 
 def _serve(args: argparse.Namespace) -> int:
     from skytells_lab.local import serve_forever
+    from skytells_lab.local.devices import DeviceUnavailable
 
-    serve_forever(
-        host=args.host,
-        port=args.port,
-        device=args.device,
-        api_key=args.api_key or os.environ.get("SKYTELLS_LAB_SERVER_KEY"),
-        data_dir=args.data_dir,
-        config=args.config,
-        dtype=args.dtype,
-    )
+    try:
+        serve_forever(
+            host=args.host,
+            port=args.port,
+            device=args.device,
+            api_key=args.api_key or os.environ.get("SKYTELLS_LAB_SERVER_KEY"),
+            data_dir=args.data_dir,
+            config=args.config,
+            dtype=args.dtype,
+        )
+    except DeviceUnavailable as err:
+        raise SystemExit(f"skytells-lab serve: {err}") from None
     return 0
 
 

@@ -202,9 +202,11 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
     # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
     seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
     if seeded:
-        from skytells_lab.notebook.session import cached_prediction
+        from skytells_lab.notebook.session import cache_for, cached_prediction, model_identity
 
-        hit = cached_prediction(client, model, input)
+        # the key holds what answers (backend version, catalog entry, weights): never another server's result
+        identity = (yield from model_identity(client, model)) if cache_for(client).enabled else None
+        hit = cached_prediction(client, model, input, identity)
         if hit is not None:
             return hit
     prediction = yield from create_prediction(client, model, input, **create_kw)
@@ -214,7 +216,7 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
     if seeded:
         from skytells_lab.notebook.session import store_prediction
 
-        store_prediction(client, model, input, prediction)
+        store_prediction(client, model, input, prediction, identity)
     return prediction
 
 

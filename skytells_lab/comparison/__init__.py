@@ -13,7 +13,7 @@ Importing this package is light: pandas, scipy and the analysis stack load on fi
 from __future__ import annotations
 
 from skytells_lab.comparison.parity import ParityReport, parity
-from skytells_lab.comparison.side_by_side import Comparison, compare
+from skytells_lab.comparison.side_by_side import Comparison, Diff, compare
 from skytells_lab.comparison.tolerance import AGREE_TOKENS, COSINE_TIERS, Tolerance
 
-__all__ = ["AGREE_TOKENS", "COSINE_TIERS", "Comparison", "ParityReport", "Tolerance", "compare", "parity"]
+__all__ = ["AGREE_TOKENS", "COSINE_TIERS", "Comparison", "Diff", "ParityReport", "Tolerance", "compare", "parity"]

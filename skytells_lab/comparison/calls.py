@@ -39,6 +39,7 @@ class Outcome:
     error: str | None = None
     request_id: str | None = None
     images: list = field(default_factory=list, repr=False)  # PIL images of an image prediction
+    cached: bool = False  # answered by the result cache: left out of every timing
 
     @property
     def ok(self) -> bool:
@@ -162,13 +163,26 @@ def predict(
     model: Any = None,
     fetch_images: bool = True,
     timeout: float | None = None,
+    cache: bool = False,
 ) -> Outcome:
-    """Create a prediction, wait for it, and fetch its images (PIL) when it made some."""
+    """Create a prediction, wait for it, and fetch its images (PIL) when it made some.
+
+    Without `cache` the result cache is neither read nor written: the backend answers every call, and the
+    create asks it to hold the answer until done (`await`), so the latency is not rounded up to a poll.
+    """
+    from skytells_lab.api._operations import prediction_failed
     from skytells_lab.api.errors import PredictionFailed
 
     started = time.perf_counter()
     try:
-        prediction = client.run(slug, input=input, timeout=timeout)
+        if cache:
+            poll = 0.02 if getattr(client, "is_local", False) else 0.5
+            prediction = client.run(slug, input=input, timeout=timeout, poll_interval=poll)
+        else:
+            prediction = client.predictions.create(model=slug, input=input, await_=True, timeout=timeout)
+            prediction = client.predictions.wait(prediction, timeout=timeout)
+            if str(prediction.status) != "succeeded":
+                raise prediction_failed(prediction)
     except PredictionFailed as err:
         p = err.prediction
         out = _failed(err, started, request_id=getattr(p, "id", None))
@@ -197,6 +211,7 @@ def predict(
         credits=credits,
         request_id=prediction.id,
         images=images,
+        cached=bool(getattr(prediction, "_cached", False)),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from skytells_lab.comparison import calls, display, metrics
+from skytells_lab.comparison.stats import bootstrap_ci
 from skytells_lab.comparison.targets import Target, resolve_targets
 from skytells_lab.comparison.tolerance import Tolerance, precision_name
 
@@ -39,6 +40,9 @@ def parity(
     input_key: str = "prompt",
     concurrency: int = 1,
     progress: bool | None = None,
+    repeats: int = 1,
+    cache: bool = False,
+    warmup: bool = True,
     **params: Any,
 ) -> ParityReport:
     """Send the same requests to `reference` and `candidate` (two clients) and judge the candidate.
@@ -51,8 +55,13 @@ def parity(
     - image (the same `seed`): PSNR, SSIM and mean absolute pixel difference of the first output image;
       an item passes at PSNR >= `tolerance.psnr` and SSIM >= `tolerance.ssim`.
 
-    Requests go one at a time by default, so each side's latency (and the reported speed-up) is its own;
-    raise `concurrency` for many inputs against a remote service.
+    Requests go one at a time by default, so each side's latency is its own; raise `concurrency` for many
+    inputs against a remote service. Each side first answers one warm-up call (the first input), left out
+    of the figures, so a cold backend's model loading is not in the speed-up; latency is reported as the
+    median and interquartile range of the timed calls, and the speed-up is the ratio of the medians. The
+    result cache is bypassed unless `cache=True` (a call it answers is marked and left out of timings).
+    `repeats=n` sends every input n times (seed + repeat): an item passes only when all its repeats pass,
+    and the pass rate comes with a 95% interval (bootstrap over inputs).
 
     `model` is the slug on the reference; `candidate_model` the candidate's (default: the same). The
     modality comes from the reference's catalog (or `modality=`). `tolerance` is a Tolerance, a tier name
@@ -65,23 +74,24 @@ def parity(
     dtype = (getattr(cand.model, "metadata", None) or {}).get("dtype") if cand.model is not None else None
     tol = Tolerance.coerce(tolerance, precision=precision_name(dtype) if dtype else None)
     items, labels = calls.as_items(inputs)
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or not 1 <= repeats <= 1000:
+        raise ValueError(f"repeats must be a whole number from 1 to 1000, not {repeats!r}")
     judge = {"embeddings": _embeddings, "chat": _chat}.get(ref.modality, _images)
-    rows, images = judge(
-        ref,
-        cand,
-        items,
-        tol,
-        seed=seed,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        system=system,
-        input_key=input_key,
-        concurrency=concurrency,
-        progress=progress,
-        params=params,
-    )
-    for row, label in zip(rows, labels, strict=True):
-        row["item"] = label
+    options = {"temperature": temperature, "max_tokens": max_tokens, "system": system, "input_key": input_key,
+               "concurrency": concurrency, "progress": progress, "params": params, "cache": cache}
+    warm = {}
+    if warmup:  # loads a cold backend's weights outside the timed calls
+        for side, t in (("reference", ref), ("candidate", cand)):
+            warm[side] = _warm_up(t, items[0], seed=seed, **options).latency
+    rows, images = [], []
+    for r in range(repeats):
+        more, pictures = judge(ref, cand, items, tol, seed=seed + r, **options)
+        for row, label in zip(more, labels, strict=True):
+            row["item"] = label
+            row["repeat"] = r
+        rows += more
+        if r == 0:
+            images = pictures
     provenance = {
         "kind": "parity",
         "modality": ref.modality,
@@ -101,6 +111,9 @@ def parity(
         "temperature": temperature,
         "max_tokens": max_tokens,
         "params": params,
+        "repeats": repeats,
+        "cache": "used (cached calls are left out of timings)" if cache else "bypassed",
+        "warmup_seconds": warm,
         "created_at": datetime.now(timezone.utc).isoformat(),
     }
     return ParityReport(ref.modality, rows, tol, provenance, images=dict(zip(labels, images, strict=True)))
@@ -115,6 +128,21 @@ def _backend_names(ref: Target, cand: Target) -> tuple[str, str]:
 def _meta(t: Target) -> dict:
     meta = getattr(t.model, "metadata", None) or {}
     return {k: meta[k] for k in ("device", "dtype", "source") if k in meta}
+
+
+def _warm_up(t: Target, item: Any, *, seed: int, temperature, max_tokens, system, input_key, params,
+             **_) -> calls.Outcome:
+    """One untimed call to `t` with the first input: a cold backend loads its weights here. Never through
+    the result cache: a stored answer would make the first timed call a hit."""
+    if t.modality == "embeddings":
+        extra = {k: v for k, v in params.items() if k in calls.EMBEDDING_PARAMS}
+        return calls.embed(t.client, t.slug, [str(item)], model=t.model, **extra)[1][0]
+    if t.modality == "chat":
+        extra = {k: v for k, v in params.items() if k in calls.CHAT_PARAMS}
+        return calls.chat(t.client, t.slug, item, model=t.model, system=system, temperature=temperature,
+                          max_tokens=max_tokens, seed=seed, **extra)
+    payload = calls.image_input(t.model, item, params, seed=seed, input_key=input_key)
+    return calls.predict(t.client, t.slug, payload, model=t.model, fetch_images=False)
 
 
 def _pool_map(fn, jobs: list, concurrency: int, progress: bool | None, desc: str) -> list:
@@ -136,6 +164,8 @@ def _base(item: Any, r: calls.Outcome, c: calls.Outcome) -> dict:
         "input": item if isinstance(item, str) else repr(item),
         "reference_latency": r.latency,
         "candidate_latency": c.latency,
+        "reference_cached": r.cached,
+        "candidate_cached": c.cached,
         "error": "; ".join(errors) or None,
     }
 
@@ -145,13 +175,14 @@ def _embeddings(
 ):
     texts = [str(x) for x in items]
     extra = {k: v for k, v in params.items() if k in calls.EMBEDDING_PARAMS}
-    (va, oa), (vb, ob) = _pool_map(
+    answers = _pool_map(
         lambda t: calls.embed(t.client, t.slug, texts, model=t.model, **extra),
         [(ref,), (cand,)],
         concurrency,
         progress,
         "parity",
     )
+    (va, oa), (vb, ob) = answers
     cosines = metrics.cosine_rows(np.nan_to_num(va), np.nan_to_num(vb)) if va.size and vb.size else None
     rows = []
     for i, item in enumerate(items):
@@ -230,6 +261,7 @@ def _images(
     concurrency,
     progress,
     params,
+    cache=False,
     **_,
 ):
     jobs = [
@@ -238,7 +270,7 @@ def _images(
         for t in (ref, cand)
     ]
     outcomes = _pool_map(
-        lambda t, payload: calls.predict(t.client, t.slug, payload, model=t.model),
+        lambda t, payload: calls.predict(t.client, t.slug, payload, model=t.model, cache=cache),
         jobs,
         concurrency,
         progress,
@@ -301,16 +333,28 @@ class ParityReport:
 
     def _summarize(self) -> dict:
         rows = self._rows
-        n = len(rows)
+        n = len(rows)  # calls per side: items × repeats
         summary: dict[str, Any] = {
-            "items": n,
-            "passed_items": sum(r["passed"] for r in rows),
+            "items": len({_hashable(r["item"]) for r in rows}),
+            "passed_items": _items_passing(rows),
             "call_errors": sum(r["error"] is not None for r in rows),
         }
-        ref = sum(r["reference_latency"] or 0.0 for r in rows)
-        cand = sum(r["candidate_latency"] or 0.0 for r in rows)
-        summary["reference_seconds"], summary["candidate_seconds"] = ref, cand
-        summary["speedup"] = ref / cand if cand > 0 else math.nan
+        for side in ("reference", "candidate"):
+            timed = np.array([r[f"{side}_latency"] for r in rows
+                              if r[f"{side}_latency"] is not None and not r[f"{side}_cached"]], dtype=float)
+            summary[f"{side}_median_latency"] = float(np.median(timed)) if timed.size else math.nan
+            summary[f"{side}_latency_iqr"] = (float(np.subtract(*np.percentile(timed, [75, 25])))
+                                              if timed.size else math.nan)
+            summary[f"{side}_cached_calls"] = sum(bool(r[f"{side}_cached"]) for r in rows)
+        cand = summary["candidate_median_latency"]
+        # ratio of the medians of warm, uncached calls: model loading and cache hits are not in it
+        summary["speedup"] = summary["reference_median_latency"] / cand if cand > 0 else math.nan
+        per_item: dict = {}
+        for r in rows:
+            per_item.setdefault(r["item"], []).append(float(bool(r["passed"])))
+        rates = [sum(v) / len(v) for v in per_item.values()]
+        summary["pass_rate"] = float(np.mean(rates)) if rates else math.nan
+        summary["pass_rate_ci"] = bootstrap_ci(rates)
         if self.modality == "embeddings":
             cos = np.array([r["cosine"] for r in rows], dtype=float)
             summary["min_cosine"] = float(np.nanmin(cos)) if np.isfinite(cos).any() else math.nan
@@ -336,7 +380,7 @@ class ParityReport:
     # ------------------------------------------------------------------ frames
 
     def frame(self):
-        """One row per input: its metrics and whether it passed, worst items first; provenance in attrs."""
+        """One row per input × repeat: its metrics and whether it passed, worst first; provenance in attrs."""
         import pandas as pd
 
         df = pd.DataFrame(self._rows)
@@ -360,7 +404,7 @@ class ParityReport:
     @property
     def failing_items(self) -> list:
         """The labels (positions, or the caller's index) of the items that did not pass, worst first."""
-        return self.failures()["item"].tolist()
+        return list(dict.fromkeys(self.failures()["item"].tolist()))
 
     def images(self, item: Any) -> tuple | None:
         """(reference, candidate) PIL images of an image item, None for other modalities."""
@@ -427,11 +471,19 @@ class ParityReport:
             ("tolerance", self.tolerance.describe(self.modality)),
             ("items passing", f"{s['passed_items']} / {s['items']}"),
             ("result", self._headline()),
+            ("repeats", self.provenance.get("repeats", 1)),
+            ("result cache", self.provenance.get("cache", "bypassed")),
+            ("latency, median (IQR)", f"reference {_latency(s, 'reference')}, candidate {_latency(s, 'candidate')}"),
             (
-                "speed-up (reference time / candidate time)",
+                "speed-up (median reference latency / median candidate latency; warm, uncached)",
                 f"{s['speedup']:.2f}×" if s["speedup"] == s["speedup"] else "–",
             ),
+            ("warm-up call (model loading; left out)", ", ".join(
+                f"{side} {_ms(v)}" for side, v in self.provenance.get("warmup_seconds", {}).items()) or "none"),
         ]
+        if self.provenance.get("repeats", 1) > 1:
+            low, high = s["pass_rate_ci"]
+            facts.append(("pass rate (95% interval over inputs)", f"{s['pass_rate']:.0%} [{low:.0%}, {high:.0%}]"))
         df = self.frame()
         shown = [c for c in df.columns if c not in ("reference_output", "candidate_output")]
         sections = [
@@ -477,3 +529,27 @@ def _isnan(value: Any) -> bool:
 
 def _describe_meta(meta: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in meta.items() if k in ("device", "dtype"))
+
+
+def _hashable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _items_passing(rows: list[dict]) -> int:
+    """Items all of whose repeats passed."""
+    verdicts: dict = {}
+    for r in rows:
+        key = _hashable(r["item"])
+        verdicts[key] = verdicts.get(key, True) and bool(r["passed"])
+    return sum(verdicts.values())
+
+
+def _ms(value: float | None) -> str:
+    if value is None or _isnan(value):
+        return "–"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _latency(summary: dict, side: str) -> str:
+    return f"{_ms(summary[f'{side}_median_latency'])} ({_ms(summary[f'{side}_latency_iqr'])})"
+

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from skytells_lab.api._pricing import credits_for as _credits_for
 from skytells_lab.local.config import CATALOG_OVERRIDES, ServerConfig
 from skytells_lab.local.errors import ApiError
+from skytells_lab.local.fingerprint import weights_fingerprint
 
 SCHEMA_FIELDS = ("input_schema", "output_schema")
 
@@ -45,6 +46,7 @@ class Catalog:
         entry = copy.deepcopy(runner.catalog_entry())
         entry.update(copy.deepcopy(self._overrides.get(slug, {})))
         entry["namespace"] = slug
+        entry.setdefault("metadata", {})["fingerprint"] = weights_fingerprint(runner)  # keys clients' caches
         aliases = [a for a, target in self.aliases.items() if target == slug]
         if aliases:
             entry.setdefault("metadata", {})["aliases"] = aliases

@@ -14,6 +14,7 @@ import weakref
 from pathlib import Path
 
 from skytells_lab.local.config import ServerConfig, default_data_dir, load_config
+from skytells_lab.local.devices import check_device
 
 log = logging.getLogger("skytells_lab.local")
 _LIVE: weakref.WeakSet = weakref.WeakSet()
@@ -75,7 +76,7 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     if not api_key and not is_loopback_host(host):
         raise ValueError(f"binding the server to {host!r} (not loopback) needs an API key: pass api_key= / "
                          "--api-key, or set [server] api_key in the config")
-    device = resolve_device(device)
+    device = check_device(resolve_device(device))
     data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
     if runners is None:

@@ -177,9 +177,10 @@ class SkytellsAccessor:
         """
         from skytells_lab.api._media import coerce_input
         from skytells_lab.api.errors import PredictionFailed
-        from skytells_lab.notebook.session import cached_prediction, store_prediction
+        from skytells_lab.notebook.session import cache_for, cached_prediction, identity_of, store_prediction
 
         client = client or default_client()
+        identity = identity_of(client, model) if cache and cache_for(client).enabled else None
         key = input_key or input_column
         df = self._df.copy()
         n = len(df)
@@ -198,7 +199,7 @@ class SkytellsAccessor:
 
         def job(pos: int) -> dict:
             payload = coerce_input({key: _plain(values[pos]), **fixed}, schema_of)
-            prediction = cached_prediction(client, model, payload) if cache else None
+            prediction = cached_prediction(client, model, payload, identity) if cache else None
             error = None
             if prediction is None:
                 try:
@@ -206,7 +207,7 @@ class SkytellsAccessor:
                 except PredictionFailed as exc:
                     prediction, error = exc.prediction, exc.message
                 if cache and error is None:
-                    store_prediction(client, model, payload, prediction)
+                    store_prediction(client, model, payload, prediction, identity)
             return {
                 "prediction_id": prediction.id, "status": str(getattr(prediction.status, "value", prediction.status)),
                 "output": prediction.outputs[0] if prediction.outputs else None,
@@ -248,17 +249,18 @@ class SkytellsAccessor:
         Rows with a reply already are skipped; replies are cached by (model, messages, parameters).
         """
         from skytells_lab.notebook.cache import cache_key
-        from skytells_lab.notebook.session import backend_of, cache_for
+        from skytells_lab.notebook.session import cache_for, identity_of
 
         client = client or default_client()
         model = model or client.default_chat_model
+        identity = identity_of(client, model) if cache and cache_for(client).enabled else None
         df = self._df.copy()
         n = len(df)
         done = df[output_column].tolist() if output_column in df.columns else [None] * n
         prior_errors = df[error_column].tolist() if error_column in df.columns else [None] * n
         todo = [i for i in range(n) if _blank(done[i]) or not _blank(prior_errors[i])]
         values = df[column].tolist()
-        store = cache_for(client) if cache else None
+        store = cache_for(client) if cache and identity is not None else None
 
         def job(pos: int) -> dict:
             text = _plain(values[pos])
@@ -267,7 +269,7 @@ class SkytellsAccessor:
             messages = ([{"role": "system", "content": system}] if system else []) + [
                 {"role": "user", "content": text}]
             request = {"messages": messages, **params}
-            key = cache_key("chat", model, request, backend=backend_of(client))
+            key = cache_key("chat", model, request, backend=identity)
             hit = store.get(key) if store is not None else None
             if hit is not None:
                 return json.loads(hit)

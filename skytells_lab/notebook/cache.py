@@ -1,7 +1,7 @@
 """A persistent, content-addressed result cache in sqlite: (kind, backend, model, request) -> result.
 
-Keys are SHA-256 digests of a canonical JSON of what determines the result (the backend's URL, the
-model, the input and the parameters), so neither keys nor rows hold key material. The database runs
+Keys are SHA-256 digests of a canonical JSON of what determines the result (the backend's URL and
+version, the answering model's catalog entry and weights fingerprint, the input and the parameters), so neither keys nor rows hold key material. The database runs
 in WAL mode with a busy timeout and every write is one short transaction, so two notebooks (two
 processes) can read and write the same cache at once. Values are bytes: JSON for predictions and
 chat, raw float32 for embedding vectors.
@@ -49,9 +49,12 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
-def cache_key(kind: str, model: str | None, request: Any, *, backend: str = "") -> str:
-    """Hex SHA-256 of what determines a result. ``backend`` is a base URL, never a key."""
-    blob = json.dumps([kind, backend, model, _canonical(request)], separators=(",", ":"), ensure_ascii=False)
+def cache_key(kind: str, model: str | None, request: Any, *, backend: Any = "") -> str:
+    """Hex SHA-256 of what determines a result. ``backend`` says what answers: a base URL, or what
+    :func:`skytells_lab.notebook.session.model_identity` returns (URL, backend version, catalog entry,
+    weights fingerprint); never a key."""
+    blob = json.dumps([kind, _canonical(backend), model, _canonical(request)], separators=(",", ":"),
+                      ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -171,15 +174,15 @@ class Cache:
 
     # ------------------------------------------------------------------ typed helpers
 
-    def get_json(self, kind: str, model: str | None, request: Any, *, backend: str = "") -> Any:
+    def get_json(self, kind: str, model: str | None, request: Any, *, backend: Any = "") -> Any:
         raw = self.get(cache_key(kind, model, request, backend=backend))
         return None if raw is None else json.loads(raw)
 
-    def set_json(self, kind: str, model: str | None, request: Any, value: Any, *, backend: str = "") -> None:
+    def set_json(self, kind: str, model: str | None, request: Any, value: Any, *, backend: Any = "") -> None:
         data = json.dumps(value, default=str, separators=(",", ":")).encode("utf-8")
         self.set(cache_key(kind, model, request, backend=backend), data, kind=kind, model=model)
 
-    def get_vectors(self, model: str | None, texts: list[str], params: dict | None = None, *, backend: str = ""):
+    def get_vectors(self, model: str | None, texts: list[str], params: dict | None = None, *, backend: Any = ""):
         """``(found, missing)``: {position: float32 vector} for cached texts and the positions not cached."""
         import numpy as np
 
@@ -194,7 +197,7 @@ class Cache:
         return found, missing
 
     def set_vectors(self, model: str | None, texts: list[str], vectors, params: dict | None = None, *,
-                    backend: str = "") -> None:
+                    backend: Any = "") -> None:
         import numpy as np
 
         matrix = np.asarray(vectors, dtype="<f4")

@@ -22,8 +22,10 @@ __all__ = [
     "cached_prediction",
     "cached_vectors",
     "check_budget",
+    "identity_of",
     "is_seeded",
     "ledger_for",
+    "model_identity",
     "set_budget",
     "store_prediction",
     "store_vectors",
@@ -37,8 +39,50 @@ def _state(client: Any) -> Any:
 
 
 def backend_of(client: Any) -> str:
-    """What part of a cache key says where a result came from: the base URL (never the key)."""
+    """The base URL a client talks to (never the key)."""
     return str(getattr(client, "base_url", "") or "")
+
+
+# catalog fields that change while the same weights answer: a first call loads them, an operator pauses them
+_VOLATILE_METADATA = ("cold_boot",)
+_VOLATILE_FIELDS = ("status",)
+
+
+def model_identity(client: Any, model: str):
+    """An operation (``yield from`` it in an op, or ``client._execute`` it) returning what identifies the
+    model that would answer ``model`` on ``client``, for result-cache keys: the base URL, the backend's
+    version (``GET /health`` on the local server) and the model's catalog entry (for the local server it
+    names the alias target in ``namespace`` and carries a fingerprint of the weights; for the service, its
+    version and update time where the entry has them). ``None`` when the catalog does not answer: then
+    nothing is read from or written to the cache."""
+    from skytells_lab.api import errors as E
+    from skytells_lab.api._http import Call
+    from skytells_lab.api._operations import get_model
+
+    try:
+        entry = yield from get_model(model, fields=["input_schema"])
+    except (E.SkytellsError, ValueError):  # no such model, no catalog, or a body that is not a model
+        return None
+    version = None
+    if getattr(client, "is_local", False):
+        try:
+            health = yield Call("GET", "/health", kind="status", max_retries=1)
+        except E.SkytellsError:
+            return None
+        version = health.get("version") if isinstance(health, dict) else None
+    described = entry.model_dump(mode="json", exclude_none=True)
+    for name in _VOLATILE_FIELDS:
+        described.pop(name, None)
+    metadata = dict(described.get("metadata") or {})
+    for name in _VOLATILE_METADATA:
+        metadata.pop(name, None)
+    described["metadata"] = metadata
+    return {"base_url": backend_of(client), "backend_version": version, "model": described}
+
+
+def identity_of(client: Any, model: str) -> dict | None:
+    """:func:`model_identity` run on a sync client (one ``GET /models/{slug}``, plus ``/health`` locally)."""
+    return client._execute(model_identity(client, model))
 
 
 def cache_for(client: Any) -> Cache:
@@ -105,18 +149,19 @@ def _is_async(client: Any) -> bool:
 # --------------------------------------------------------------------------- embeddings
 
 
-def cached_vectors(client: Any, texts: list[str], model: str, dimensions: int | None):
-    """``(found, missing)`` for texts embedded before with this backend, model and dimensions."""
+def cached_vectors(client: Any, texts: list[str], model: str, dimensions: int | None, identity: Any):
+    """``(found, missing)`` for texts embedded before by this model ``identity`` with these dimensions."""
     cache = cache_for(client)
-    if not cache.enabled:
+    if not cache.enabled or identity is None:
         return {}, list(range(len(texts)))
-    return cache.get_vectors(model, texts, {"dimensions": dimensions}, backend=backend_of(client))
+    return cache.get_vectors(model, texts, {"dimensions": dimensions}, backend=identity)
 
 
-def store_vectors(client: Any, texts: list[str], vectors: Any, model: str, dimensions: int | None) -> None:
+def store_vectors(client: Any, texts: list[str], vectors: Any, model: str, dimensions: int | None,
+                  identity: Any) -> None:
     cache = cache_for(client)
-    if cache.enabled:
-        cache.set_vectors(model, texts, vectors, {"dimensions": dimensions}, backend=backend_of(client))
+    if cache.enabled and identity is not None:
+        cache.set_vectors(model, texts, vectors, {"dimensions": dimensions}, backend=identity)
 
 
 # --------------------------------------------------------------------------- predictions
@@ -126,14 +171,15 @@ def is_seeded(input: dict | None) -> bool:
     return isinstance(input, dict) and input.get("seed") is not None
 
 
-def _prediction_key(client: Any, model: str, input: dict) -> str:
-    return cache_key("prediction", model, input, backend=backend_of(client))
+def cached_prediction(client: Any, model: str, input: dict, identity: Any) -> Any:
+    """The succeeded Prediction stored for (model ``identity``, input), bound to ``client``, or None.
 
-
-def cached_prediction(client: Any, model: str, input: dict) -> Any:
-    """The succeeded Prediction stored for (backend, model, input), bound to ``client``, or None."""
+    ``identity`` is :func:`model_identity`'s answer; None (the catalog did not answer) never hits. A hit
+    is marked (``prediction._cached``), so timings can leave it out."""
     cache = cache_for(client)
-    raw = cache.get(_prediction_key(client, model, input)) if cache.enabled else None
+    if not cache.enabled or identity is None:
+        return None
+    raw = cache.get(cache_key("prediction", model, input, backend=identity))
     if raw is None:
         return None
     from skytells_lab.api import Prediction
@@ -142,6 +188,7 @@ def cached_prediction(client: Any, model: str, input: dict) -> Any:
     if not getattr(client, "is_local", False) and not _outputs_still_served(prediction):
         return None
     prediction._client = client
+    prediction._cached = True
     return prediction
 
 
@@ -158,23 +205,26 @@ def _outputs_still_served(prediction: Any) -> bool:
     return (datetime.now(timezone.utc) - done).total_seconds() < SERVICE_RETENTION_S
 
 
-def store_prediction(client: Any, model: str, input: dict, prediction: Any) -> None:
+def store_prediction(client: Any, model: str, input: dict, prediction: Any, identity: Any) -> None:
     cache = cache_for(client)
-    if cache.enabled and str(getattr(prediction.status, "value", prediction.status)) == "succeeded":
+    succeeded = str(getattr(prediction.status, "value", prediction.status)) == "succeeded"
+    if cache.enabled and identity is not None and succeeded:
         body = json.dumps(prediction.raw or prediction.model_dump(mode="json"), default=str).encode("utf-8")
-        cache.set(_prediction_key(client, model, input), body, kind="prediction", model=model)
+        cache.set(cache_key("prediction", model, input, backend=identity), body, kind="prediction", model=model)
 
 
 async def embed_with_cache(client: Any, texts: list[str], model: str, dimensions: int | None, fetch):
-    """``client.embed`` through the cache: only texts never embedded (with this backend, model and
-    dimensions) are sent, each once; ``await fetch(texts)`` returns their float32 (n, d) vectors."""
+    """``client.embed`` (``client`` async) through the cache: only texts never embedded by this model
+    (:func:`model_identity`) with these dimensions are sent, each once; ``await fetch(texts)`` returns
+    their float32 (n, d) vectors."""
     import numpy as np
 
-    found, missing = cached_vectors(client, texts, model, dimensions)
+    identity = await client._execute(model_identity(client, model)) if cache_for(client).enabled else None
+    found, missing = cached_vectors(client, texts, model, dimensions, identity)
     if missing:
         unique = list(dict.fromkeys(texts[i] for i in missing))
         fresh = np.asarray(await fetch(unique), dtype=np.float32)
-        store_vectors(client, unique, fresh, model, dimensions)
+        store_vectors(client, unique, fresh, model, dimensions, identity)
         row = {t: fresh[i] for i, t in enumerate(unique)}
         found.update((i, row[texts[i]]) for i in missing)
     if not texts:

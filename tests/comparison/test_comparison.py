@@ -57,7 +57,9 @@ def test_summary_per_model(comparison):
     summary = comparison.summary()
     assert list(summary.index) == MODELS
     assert summary["calls"].tolist() == [2, 2, 2] and summary["failures"].tolist() == [0, 0, 0]
-    assert (summary["p95_latency"] >= summary["mean_latency"]).all()
+    assert (summary["median_latency"] > 0).all() and (summary["latency_iqr"] >= 0).all()
+    assert summary["cached"].tolist() == [0, 0, 0]  # the result cache is bypassed by default
+    assert set(summary.attrs["warmup_seconds"]) == set(MODELS)  # one warm-up call each, left out
     assert summary.loc["digits-diffusion", "credits"] == pytest.approx(2 * 0.002)
     assert summary.loc["smollm2-135m-instruct", "tokens"] > 0
 

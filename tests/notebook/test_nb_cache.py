@@ -22,6 +22,37 @@ def test_keys_are_content_addressed_and_order_independent():
     assert a != cache_key("prediction", "other", {"prompt": "7", "seed": 1}, backend="http://127.0.0.1:1/v1")
 
 
+def test_keys_hold_what_answers():
+    base = {"base_url": "http://127.0.0.1:1/v1", "backend_version": "0.1", "model": {"namespace": "digits"}}
+    key = cache_key("prediction", "truefusion", {"seed": 1}, backend=base)
+    assert key == cache_key("prediction", "truefusion", {"seed": 1}, backend=dict(reversed(base.items())))
+    for change in ({"backend_version": "0.2"}, {"model": {"namespace": "tiny-sd"}},
+                   {"model": {"namespace": "digits", "metadata": {"fingerprint": "ab12"}}}):
+        assert key != cache_key("prediction", "truefusion", {"seed": 1}, backend={**base, **change})
+
+
+def test_the_local_catalog_names_alias_target_and_weights(client, local_server, tmp_path):
+    """What a local model's cache identity is made of: the alias target and a fingerprint of its files."""
+    from skytells_lab.local.fingerprint import weights_fingerprint
+    from skytells_lab.local.runners import build_runner
+    from skytells_lab.notebook.session import identity_of
+
+    identity = identity_of(client, "digits-diffusion")
+    assert identity["backend_version"] and identity["base_url"] == client.base_url
+    assert identity["model"]["namespace"] == "digits-diffusion"
+    assert len(identity["model"]["metadata"]["fingerprint"]) == 16
+    assert "cold_boot" not in identity["model"]["metadata"]  # loading the weights does not change the key
+    assert identity_of(client, "no-such-model") is None
+
+    weights = tmp_path / "w"
+    weights.mkdir()
+    (weights / "model.bin").write_bytes(b"one")
+    before = weights_fingerprint(build_runner({"runner": "diffusers", "path": str(weights)}, device="cpu"))
+    (weights / "model.bin").write_bytes(b"other weights")
+    after = weights_fingerprint(build_runner({"runner": "diffusers", "path": str(weights)}, device="cpu"))
+    assert before != after
+
+
 def test_json_vectors_and_switches(tmp_path):
     cache = Cache(tmp_path / "c.db")
     cache.set_json("chat", "m", {"q": 1}, {"reply": "hi"})
@@ -54,10 +85,15 @@ def test_cache_files_hold_no_key_material(tmp_path, monkeypatch):
     monkeypatch.setenv("SKYTELLS_LAB_HOME", str(tmp_path))
     secret = "sk-cache-test-0123456789abcdef"
     with Skytells(api_key=secret, base_url="http://127.0.0.1:9/v1") as client:
-        session.store_vectors(client, ["hello"], np.ones((1, 4), np.float32), "m", None)
+        identity = {"base_url": client.base_url, "backend_version": None, "model": {"namespace": "m"}}
+        session.store_vectors(client, ["hello"], np.ones((1, 4), np.float32), "m", None, identity)
         prediction = Prediction.model_validate({"id": "p1", "status": "succeeded", "input": {"seed": 1}})
-        session.store_prediction(client, "m", {"seed": 1}, prediction)
-        assert session.cached_prediction(client, "m", {"seed": 1}).id == "p1"
+        session.store_prediction(client, "m", {"seed": 1}, prediction, identity)
+        hit = session.cached_prediction(client, "m", {"seed": 1}, identity)
+        assert hit.id == "p1" and hit._cached
+        # another model behind the same URL and slug, or no identity at all: never a hit
+        assert session.cached_prediction(client, "m", {"seed": 1}, {**identity, "model": {"namespace": "x"}}) is None
+        assert session.cached_prediction(client, "m", {"seed": 1}, None) is None
         session.cache_for(client).close()
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("cache.db*"))
     assert blob and secret.encode() not in blob
