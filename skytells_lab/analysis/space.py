@@ -306,7 +306,8 @@ class EmbeddingSpace:
         """The map of every point (WebGL, jupyter-scatter; runs project() with PCA first if there is none):
         pan, zoom, lasso, hover; a search box for exact neighbours; `explorer.selected` holds the selected
         rows. Keywords go to ``skytells_lab.widgets.EmbeddingExplorer``: `hue` (colour column, default the
-        cluster column), `k` (neighbours per search or click, 10), `text`, `extra`, `height`. Needs ``pip install 'skytells-lab[widgets]'``."""
+        cluster column), `k` (neighbours per search or click, 10), `text`, `extra`, `height`.
+        Needs ``pip install 'skytells-lab[widgets]'``."""
         from skytells_lab.widgets.explorer import EmbeddingExplorer
 
         return EmbeddingExplorer(self, **kw)
