@@ -291,7 +291,7 @@ class EmbeddingSpace:
     def plot(self, hue: str | None = None, *, x: str = "x", y: str = "y", ax=None, labels=None, **kw):
         """Scatter of the map (runs project() with PCA first if there is none), coloured by `hue`
         (default: the cluster column when there is one), with cluster names from label_clusters().
-        Returns the matplotlib Figure (see plot_space for the other keywords)."""
+        Returns the matplotlib Axes (see plot_space for the other keywords; names never overlap)."""
         from skytells_lab.analysis.plotting import plot_space
 
         if x not in self.data.columns or y not in self.data.columns:
