@@ -151,6 +151,10 @@ def test_lasso_on_the_map_selects_exactly_the_rows_inside_it(tmp_path):
             after = page.evaluate(SCREEN_POSITIONS, [1])[0]
             page.screenshot(path=str(ARTIFACTS / "map-browser-after-zoom.png"), full_page=True)
             mark("zoom")
+
+            page.keyboard.press("Control+s")  # saved with the widget state (skytells-lab lab's setting)
+            saved_state = _wait_for_saved_state(tmp_path / "lab" / "root" / notebook)
+            mark("save")
         except Exception:
             page.screenshot(path=str(ARTIFACTS / "map-browser-failure.png"), full_page=True)
             raise
@@ -164,3 +168,17 @@ def test_lasso_on_the_map_selects_exactly_the_rows_inside_it(tmp_path):
     assert result["same_as_lasso"], result  # the rows inside the polygon the browser drew, none more, none less
     assert result["same_as_pentagon"], result  # and the polygon is the one the mouse traced
     assert math.dist(after, before) > 20  # the zoom moved the view
+    assert any(m["model_name"] == "AnyModel" for m in saved_state.values())  # the map reopens as a map
+
+
+def _wait_for_saved_state(path: Path, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            widgets = json.loads(path.read_text(encoding="utf-8"))["metadata"].get("widgets")
+        except (ValueError, KeyError):
+            widgets = None  # being written
+        if widgets:
+            return widgets["application/vnd.jupyter.widget-state+json"]["state"]
+        time.sleep(0.25)  # the file on disk has no event to wait on
+    raise AssertionError(f"{path.name} was not saved with widget state within {timeout} s")
