@@ -101,15 +101,6 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
         self._colourable = self._colour_columns()
         self._original: dict[str, pd.Series] = {}  # a colour column's own values, before naming its groups
 
-        self.scatter = jscatter.Scatter(
-            data=self._frame, x=x, y=y, height=height, axes=False, legend=True, legend_size="small",
-            opacity_unselected=0.25, size="auto", lasso_initiator=False,
-            tooltip=True, tooltip_preview=self.text, tooltip_properties=self._tooltip_columns(hue),
-        )
-        self.map = self.scatter.widget
-        self.map.add_class("sl-explorer-map")
-        self.map.observe(self._map_selection_changed, names="selection")
-
         self.search = widgets.Text(placeholder="search: a text; its neighbours light up", continuous_update=False,
                                    layout=widgets.Layout(width="320px"))
         self.search.add_class("sl-explorer-search")
@@ -128,11 +119,20 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
         self.info = widgets.HTML()
         self.info.add_class("sl-explorer-info")
         controls = widgets.HBox([self.search, self.k, self.search_button, self.clear_button, self.colour])
+        self.scatter = jscatter.Scatter(
+            data=self._frame, x=x, y=y, height=height, axes=False, legend=True, legend_size="small",
+            opacity_unselected=0.25, size="auto", lasso_initiator=False,
+            tooltip=True, tooltip_preview=self.text, tooltip_properties=self._tooltip_columns(hue),
+        )
+        self.hue = None
+        self.colour_by(hue)  # before the widget exists: the points then go to the browser once, coloured
+        self.map = self.scatter.widget
+        self.map.add_class("sl-explorer-map")
+        self.map.observe(self._map_selection_changed, names="selection")
+
         super().__init__(children=[controls, self.map, self.info], **kwargs)
         self.add_class("sl-explorer")
 
-        self.hue = None
-        self.colour_by(hue)
         self.colour.observe(lambda change: self.colour_by(change["new"]), names="value")
         self.search.observe(lambda _change: self._search_in_background(), names="value")
         self.search_button.on_click(lambda _button: self._search_in_background())

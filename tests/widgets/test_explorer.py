@@ -167,3 +167,23 @@ def test_static_picture_shows_every_point_and_the_selection():
     explorer.select(positions=np.flatnonzero(space.data["x"].to_numpy() > 2))
     dark = (explorer.image().sum(axis=2) < 60)
     assert dark[:, -60:].any() and not dark[:, :200].any()  # the selection (x > 2) drawn dark, at the right
+
+
+def test_the_points_cross_to_the_browser_once(monkeypatch):
+    """Bytes on the wire: one comm_open carries the float32 points buffer; colouring and labelling happen
+    before it, so nothing sends the points a second time."""
+    import comm
+    from ipywidgets.widgets import widget
+
+    messages = []
+
+    class RecordingComm(comm.base_comm.BaseComm):
+        def publish_msg(self, msg_type, data=None, metadata=None, buffers=None, **keys):
+            messages.append((msg_type, sum(memoryview(b).nbytes for b in buffers or [])))
+
+    monkeypatch.setattr(widget.comm, "create_comm", lambda *a, **k: RecordingComm(*a, **k))
+    space = big_space(100_000)
+    EmbeddingExplorer(space, hue="group")
+    with_buffers = [m for m in messages if m[1] > 0]
+    assert [kind for kind, _ in with_buffers] == ["comm_open"]
+    assert 100_000 * 16 <= with_buffers[0][1] < 100_000 * 16 + 20_000  # the points; beside them the labels
