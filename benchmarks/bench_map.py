@@ -31,7 +31,7 @@ from _analysis_bench import write_rows
 from _report import parser, report
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from lab_support import CHROMIUM, WEBGL_ARGS, open_notebook, run_cell, running_lab
+from lab_support import ARTIFACTS, CHROMIUM, WEBGL_ARGS, open_notebook, run_cell, running_lab
 
 QUICK_SIZES = [2000]
 FIRST_FRAME_GOAL_S = 10.0
@@ -81,6 +81,7 @@ def measure(n: int) -> dict:
             running_lab(Path(tmp) / "lab", [SETUP.format(n=n), EXPLORE], "map.ipynb") as (base, token, name), \
             sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
+        ARTIFACTS.mkdir(exist_ok=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
@@ -90,9 +91,15 @@ def measure(n: int) -> dict:
                 "READY", timeout=600_000)
             received["on"] = True
             run_cell(page, 1)
-            drawn_at = page.wait_for_function(DRAWN, polling=50, timeout=600_000).json_value()
+            output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output").first
+            try:
+                drawn_at = page.wait_for_function(DRAWN, polling=50, timeout=300_000).json_value()
+            except Exception as exc:
+                page.screenshot(path=str(ARTIFACTS / f"bench-map-{n}-failure.png"))
+                raise RuntimeError(f"the map of {n:,} points was not drawn; the cell shows: "
+                                   f"{output.inner_text(timeout=5000)[:2000]!r}") from exc
             received["on"] = False
-            text = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output").first.inner_text()
+            text = output.inner_text()
         finally:
             browser.close()
     found = re.search(r"T0 ([\d.]+) RSS (-?\d+) POINTS (\d+) BUFFER (\d+) BUNDLE (\d+)", text)
