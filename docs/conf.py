@@ -54,6 +54,10 @@ else:
     nb_execution_timeout = 900
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Widgets show their static pictures (text/html, image/png: the map as a PNG of all its points), not a
+# live view from a CDN script, which is an empty box offline and for widgets whose front end is not there.
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+nb_ipywidgets_js = {}
 
 # --- API reference ------------------------------------------------------------------------------
 autodoc_default_options = {"members": True, "show-inheritance": True}

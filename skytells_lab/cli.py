@@ -83,6 +83,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+# JupyterLab saves the state of live widgets into the notebook on save, so a reopened notebook shows its
+# widgets (a map with all its points) instead of "Error displaying widget: model not found".
+LAB_OVERRIDES = {"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": True}}
+
+
+def write_lab_settings(settings_dir: Path) -> Path:
+    """Write LAB_OVERRIDES as `settings_dir`/overrides.d/skytells-lab.json (JupyterLab's app settings dir,
+    where other packages' overrides sit beside it); the binder image calls this at build time."""
+    folder = Path(settings_dir) / "overrides.d"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "skytells-lab.json"
+    path.write_text(json.dumps(LAB_OVERRIDES, indent=1), encoding="utf-8")
+    return path
+
+
+def lab_settings_dir() -> Path:
+    """A copy of JupyterLab's app settings dir (its overrides kept) with LAB_OVERRIDES added."""
+    import shutil
+    import tempfile
+
+    from jupyterlab.commands import get_app_dir
+
+    copy = Path(tempfile.mkdtemp(prefix="skytells-lab-settings-"))
+    default = Path(get_app_dir()) / "settings"
+    if default.is_dir():
+        shutil.copytree(default, copy, dirs_exist_ok=True)
+    write_lab_settings(copy)
+    return copy
+
+
 def _lab(args: argparse.Namespace) -> int:
     from skytells_lab.local import start_server
 
@@ -93,7 +123,8 @@ def _lab(args: argparse.Namespace) -> int:
         server = start_server(device=args.device, data_dir=args.data_dir)
         env["SKYTELLS_BASE_URL"] = server.url
         print(f"embedded Skytells server at {server.url}")
-    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={_notebooks_dir()}", f"--port={args.port}"]
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={_notebooks_dir()}", f"--port={args.port}",
+           f"--LabApp.app_settings_dir={lab_settings_dir()}"]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     try:

@@ -37,12 +37,21 @@ class SpaceComparison:
     """The result of compare_spaces: `frame` (per item: overlap, jaccard, then the items' data),
     `summary` (dict), `most_moved(n)`, a one-line repr and an HTML card."""
 
-    def __init__(self, frame, summary: dict, names: tuple[str, str]):
+    def __init__(self, frame, summary: dict, names: tuple[str, str], spaces: tuple | None = None):
         self.frame, self.summary, self.names = frame, summary, names
+        self.spaces = spaces  # the two spaces (or arrays) compared, for explore()
 
     def most_moved(self, n: int = 10):
         """The n items whose neighbourhoods changed most (lowest Jaccard first)."""
         return self.frame.sort_values("jaccard", kind="stable").head(n)
+
+    def explore(self, **kw):
+        """The two spaces side by side on WebGL maps with linked selection, hover and zoom, each point
+        coloured by how much its neighbourhood moved (1 - jaccard@k); selecting in one map highlights
+        the same items in the other. Keywords go to ``skytells_lab.widgets.SpaceCompareView``."""
+        from skytells_lab.widgets.space_compare import SpaceCompareView
+
+        return SpaceCompareView(self, **kw)
 
     def _figures(self) -> list[tuple[str, str, str]]:
         s = self.summary
@@ -115,4 +124,4 @@ def compare_spaces(a, b, k: int = 10, *, sample: int = 2000, items=None, random_
     frame.insert(0, "overlap", overlap)
     summary = {"n": n, "k": k, "jaccard": float(jaccard.mean()), "spearman": spearman,
                "cka": linear_cka(xa, xb), "procrustes": procrustes_error(xa, xb), "sample": len(picked)}
-    return SpaceComparison(frame, summary, (str(name_a), str(name_b)))
+    return SpaceComparison(frame, summary, (str(name_a), str(name_b)), spaces=(a, b))

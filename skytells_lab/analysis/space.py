@@ -291,7 +291,7 @@ class EmbeddingSpace:
     def plot(self, hue: str | None = None, *, x: str = "x", y: str = "y", ax=None, labels=None, **kw):
         """Scatter of the map (runs project() with PCA first if there is none), coloured by `hue`
         (default: the cluster column when there is one), with cluster names from label_clusters().
-        Returns the matplotlib Figure (see plot_space for the other keywords)."""
+        Returns the matplotlib Axes (see plot_space for the other keywords; names never overlap)."""
         from skytells_lab.analysis.plotting import plot_space
 
         if x not in self.data.columns or y not in self.data.columns:
@@ -303,7 +303,11 @@ class EmbeddingSpace:
         return plot_space(self.data, x=x, y=y, hue=hue, ax=ax, labels=labels, **kw)
 
     def explore(self, **kw):
-        """The interactive view (ipywidgets): ``skytells_lab.widgets.explorer.EmbeddingExplorer(self, **kw)``."""
+        """The map of every point (WebGL, jupyter-scatter; runs project() with PCA first if there is none):
+        pan, zoom, lasso, hover; a search box for exact neighbours; `explorer.selected` holds the selected
+        rows. Keywords go to ``skytells_lab.widgets.EmbeddingExplorer``: `hue` (colour column, default the
+        cluster column), `k` (neighbours per search or click, 10), `text`, `extra`, `height`.
+        Needs ``pip install 'skytells-lab[widgets]'``."""
         from skytells_lab.widgets.explorer import EmbeddingExplorer
 
         return EmbeddingExplorer(self, **kw)

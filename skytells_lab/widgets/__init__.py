@@ -17,9 +17,10 @@ _EXPORTS = {
     "Playground": "skytells_lab.widgets.playground",
     "CompareView": "skytells_lab.widgets.compare_view",
     "EmbeddingExplorer": "skytells_lab.widgets.explorer",
+    "SpaceCompareView": "skytells_lab.widgets.space_compare",
 }
 
-__all__ = ["CompareView", "EmbeddingExplorer", "InputForm", "ModelPicker", "Playground"]
+__all__ = ["CompareView", "EmbeddingExplorer", "InputForm", "ModelPicker", "Playground", "SpaceCompareView"]
 
 
 def __getattr__(name: str):
@@ -40,3 +41,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from skytells_lab.widgets.form import InputForm
     from skytells_lab.widgets.picker import ModelPicker
     from skytells_lab.widgets.playground import Playground
+    from skytells_lab.widgets.space_compare import SpaceCompareView

@@ -1,149 +1,255 @@
-"""EmbeddingExplorer: the interactive map of an EmbeddingSpace (what `space.explore()` returns).
+"""EmbeddingExplorer: the map of an EmbeddingSpace (what `space.explore()` returns).
 
-The scatter is an SVG drawn here, one `<circle>` per point with a `<title>` (the browser's own hover
-tooltip), inside an HTML widget: no plotting library, no front-end extension, works offline and in a
-static export alike. Selections come from a text search (its nearest neighbours are highlighted),
-from picking groups of the colour column, or from a box of x/y ranges; `explorer.selected` hands the
-selected rows back as a DataFrame.
+Every point is drawn, by jupyter-scatter (an anywidget front end over regl-scatterplot, WebGL): the
+coordinates and colours travel to the browser once, as one binary float32 buffer, and pan, zoom, lasso,
+hover and the legend run there. This module adds what only the space knows: the exact search (a text
+is embedded with the space's client, its neighbours light up and the rest stay visible, greyed), the
+neighbours of a clicked point, cluster names on the map and in the legend, and the link back to the
+data (`explorer.selected`, a DataFrame trait; `explorer.select(rows)` from Python). Where no WebGL runs
+(an nbconvert export, the docs) the output is a PNG of every point (see raster.py).
+
+jupyter-scatter was chosen over drawing points here: it is kept up, tested to millions of points, and
+its selection, view syncing and tooltips are what the map needs; the earlier SVG drew at most 2,000.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+import pandas as pd
 import traitlets
 
-from skytells_lab.widgets import render
+from skytells_lab.widgets import raster, render
 from skytells_lab.widgets.static import StaticFallback
 
-# matplotlib's tab10, so the map's colours match space.plot()
+# matplotlib's tab20 reordered (dark shades first), so the map's colours match space.plot()'s tab10
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf"]
-_MARGIN = 12
+           "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
+           "#dbdb8d", "#9edae5"]
+RAMP = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58", "#b5de2b",
+        "#fde725"]  # viridis, for numeric colour columns
+MAX_GROUPS = 200  # a column with more distinct values than this colours as numbers or not at all
+MAX_LABELS = 60  # group names drawn on the map (at the groups' centres) up to this many groups
+TOOLTIP_COLUMNS = 6
+
+
+def _positions(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.int64).ravel()
 
 
 class EmbeddingExplorer(StaticFallback, widgets.VBox):
-    """Search, pick groups or a box; see the neighbours light up; take the rows.
+    """Every point of a space on a WebGL map: pan, zoom, lasso; search, click, select; take the rows.
 
-    Parameters: `space` (an EmbeddingSpace; projected with PCA first if it has no x/y columns), `hue`
-    (colour column, default the cluster column), `text` (hover text column, default the space's text
-    column), `k` neighbours per search, `max_points` drawn (selected points are always drawn),
-    `width`/`height` of the map in pixels.
+    Parameters
+    ----------
+    space : an EmbeddingSpace; projected with PCA first when it has no `x`/`y` columns.
+    hue : the column to colour by (default: the cluster column when there is one); any column of
+        `space.data` (or of `extra`) with up to 200 groups, or numbers. Changeable in the map's
+        "colour" menu and with `colour_by(column)`.
+    text : the column shown as the hover preview (default: the space's text column).
+    k : neighbours per search and per clicked point.
+    extra : more columns to show, colour by and hover, as {name: array of n values}; they are not
+        written into `space.data` (compare_spaces(...).explore() colours by neighbourhood movement so).
+    height : of the map in pixels. x, y : the coordinate columns.
+
+    `explorer.selection` (positions 0..n-1, a numpy array) and `explorer.selected` (those rows of
+    `space.data`, caller's index kept, with `score` after a search) are traits: `observe` them.
     """
 
-    selection = traitlets.List(traitlets.Int(), help="positions (0..n-1) of the selected rows")
+    selection = traitlets.Any(help="positions (0..n-1) of the selected rows, an int64 array")
+    selected = traitlets.Instance(pd.DataFrame, help="the selected rows of space.data (+ score)")
 
     def __init__(self, space: Any, *, hue: str | None = None, text: str | None = None, k: int = 10,
-                 max_points: int = 2000, width: int = 640, height: int = 420, x: str = "x", y: str = "y",
-                 random_state: int = 0, **kwargs: Any):
-        self.space = space
+                 extra: Mapping[str, Any] | None = None, height: int = 480, x: str = "x", y: str = "y",
+                 **kwargs: Any):
+        import jscatter
+
+        if k < 1 or int(k) != k:
+            raise ValueError(f"k must be a positive whole number of neighbours, got {k!r}")
+        if not space.data.index.is_unique:
+            raise ValueError("the space's data index has duplicate labels; give it a unique index "
+                             "(space.data.reset_index(drop=True)) to explore it")
         if x not in space.data.columns or y not in space.data.columns:
             space.project()
+        self.space = space
+        self.x_column, self.y_column = x, y
+        n = len(space)
+        # ours, positions as index (what jupyter-scatter and its labels expect): named groups and `extra` go
+        # here, not into space.data
+        self._frame = space.data.set_axis(pd.RangeIndex(n), axis=0)
+        for name, values in (extra or {}).items():
+            values = np.asarray(values)
+            if len(values) != n:
+                raise ValueError(f"extra column {name!r} has {len(values)} values for {n} points")
+            self._frame[name] = values
         cluster = getattr(space, "cluster_column", "cluster")
-        self.hue = hue if hue is not None else (cluster if cluster in space.data.columns else None)
+        if hue is None:
+            hue = cluster if cluster in self._frame.columns else None
+        if hue is not None and hue not in self._frame.columns:
+            raise ValueError(f"hue={hue!r} is not a column; pick one of {list(map(str, self._frame.columns))}")
         text_column = text or getattr(space, "text_column", "text")
-        self.text = text_column if text_column in space.data.columns else None
-        self.width, self.height = width, height
-        self.xy = space.data[[x, y]].to_numpy(dtype=float)
-        self.scores: dict[int, float] = {}  # position -> cosine of the last search's hits
-        self.query_point: tuple[float, float] | None = None
+        self.text = text_column if text_column in self._frame.columns else None
+        self.scores: dict[int, float] = {}  # position -> cosine of the last search's or click's hits
+        self._pushed: np.ndarray | None = None  # the selection this side last sent to the map
         self._thread: threading.Thread | None = None
-        n = len(self.xy)
-        rng = np.random.default_rng(random_state)
-        self._drawn = np.arange(n) if n <= max_points else np.sort(rng.choice(n, max_points, replace=False))
+        self._colourable = self._colour_columns()
+        self._original: dict[str, pd.Series] = {}  # a colour column's own values, before naming its groups
 
-        self.search = widgets.Text(placeholder="search: a text, its neighbours light up", continuous_update=False,
+        self.search = widgets.Text(placeholder="search: a text; its neighbours light up", continuous_update=False,
                                    layout=widgets.Layout(width="320px"))
         self.search.add_class("sl-explorer-search")
-        self.k = widgets.BoundedIntText(value=k, min=1, max=max(1, min(200, n)), description="k",
-                                        layout=widgets.Layout(width="120px"))
+        self.k = widgets.BoundedIntText(value=int(k), min=1, max=max(int(k), min(1000, n)), description="k",
+                                        style={"description_width": "1.2em"},
+                                        layout=widgets.Layout(width="110px"))
+        self.k.add_class("sl-explorer-k")
         self.search_button = widgets.Button(description="Search", icon="search")
         self.search_button.add_class("sl-explorer-search-button")
         self.clear_button = widgets.Button(description="Clear", icon="times")
-        groups = self._groups()
-        self.groups = widgets.SelectMultiple(options=groups, rows=min(6, max(2, len(groups))),
-                                             description=str(self.hue or "group"),
-                                             layout=widgets.Layout(display=None if groups else "none"))
-        self.groups.add_class("sl-explorer-groups")
-        (x0, x1), (y0, y1) = _bounds(self.xy[:, 0]), _bounds(self.xy[:, 1])
-        self.x_range = widgets.FloatRangeSlider(value=(x0, x1), min=x0, max=x1, step=(x1 - x0) / 200,
-                                                description="x box", continuous_update=False,
-                                                readout_format=".2f")
-        self.y_range = widgets.FloatRangeSlider(value=(y0, y1), min=y0, max=y1, step=(y1 - y0) / 200,
-                                                description="y box", continuous_update=False,
-                                                readout_format=".2f")
-        self.plot = widgets.HTML()
-        self.plot.add_class("sl-explorer-plot")
+        self.clear_button.add_class("sl-explorer-clear")
+        self.colour = widgets.Dropdown(options=[("(none)", None), *((str(c), c) for c in self._colourable)],
+                                       value=None, description="colour",
+                                       style={"description_width": "3.5em"}, layout=widgets.Layout(width="220px"))
+        self.colour.add_class("sl-explorer-colour")
         self.info = widgets.HTML()
         self.info.add_class("sl-explorer-info")
-        controls = widgets.VBox([
-            widgets.HBox([self.search, self.k, self.search_button, self.clear_button]),
-            widgets.HBox([self.groups, widgets.VBox([self.x_range, self.y_range])]),
-        ])
-        super().__init__(children=[controls, self.plot, self.info], **kwargs)
+        controls = widgets.HBox([self.search, self.k, self.search_button, self.clear_button, self.colour])
+        self.scatter = jscatter.Scatter(
+            data=self._frame, x=x, y=y, height=height, axes=False, legend=True, legend_size="small",
+            opacity_unselected=0.25, size="auto", lasso_initiator=False,
+            tooltip=True, tooltip_preview=self.text, tooltip_properties=self._tooltip_columns(hue),
+        )
+        self.hue = None
+        self.colour_by(hue)  # before the widget exists: the points then go to the browser once, coloured
+        self.map = self.scatter.widget
+        self.map.add_class("sl-explorer-map")
+        self.map.observe(self._map_selection_changed, names="selection")
+
+        super().__init__(children=[controls, self.map, self.info], **kwargs)
         self.add_class("sl-explorer")
+
+        self.colour.observe(lambda change: self.colour_by(change["new"]), names="value")
         self.search.observe(lambda _change: self._search_in_background(), names="value")
         self.search_button.on_click(lambda _button: self._search_in_background())
         self.clear_button.on_click(lambda _button: self.clear())
-        self.groups.observe(self._groups_changed, names="value")
-        self.x_range.observe(self._box_changed, names="value")
-        self.y_range.observe(self._box_changed, names="value")
-        self._redraw()
+        self._apply(np.empty(0, np.int64), {})
 
-    # ------------------------------------------------------------------ selections
-    @property
-    def selected(self):
-        """The selected rows of `space.data` (caller's index kept), with `score` after a search."""
-        rows = self.space.data.iloc[list(self.selection)].copy()
-        if self.scores:
-            rows.insert(0, "score", [self.scores.get(p, np.nan) for p in self.selection])
-        return rows
+    # ------------------------------------------------------------------ selecting
+    def select(self, rows=None, *, positions=None) -> EmbeddingExplorer:
+        """Select rows from Python and show them on the map: `rows` are index labels of `space.data`
+        (a list, an Index, or a DataFrame/Series whose index is used) or a boolean mask of n values;
+        `positions` are row positions 0..n-1. `select(None)` clears. Returns the explorer."""
+        if positions is not None:
+            chosen = _positions(positions)
+            if chosen.size and (chosen.min() < 0 or chosen.max() >= len(self.space)):
+                raise ValueError(f"positions must lie in 0..{len(self.space) - 1}")
+        elif rows is None:
+            chosen = np.empty(0, np.int64)
+        else:
+            if isinstance(rows, (pd.DataFrame, pd.Series)) and not (isinstance(rows, pd.Series)
+                                                                    and rows.dtype == bool):
+                rows = rows.index
+            mask = np.asarray(rows)
+            if mask.dtype == bool:
+                if len(mask) != len(self.space):
+                    raise ValueError(f"a boolean mask needs {len(self.space)} values, got {len(mask)}")
+                chosen = np.flatnonzero(mask)
+            else:
+                chosen = self.space.data.index.get_indexer(pd.Index(rows))
+                if (chosen < 0).any():
+                    missing = pd.Index(rows)[chosen < 0][:5].tolist()
+                    raise KeyError(f"not in space.data's index: {missing}; pass labels, or positions=")
+        self._apply(chosen, {})
+        return self
 
     def search_for(self, query: str, k: int | None = None):
-        """Select the `k` nearest neighbours of `query` (space.search) and mark where it lands on the map."""
-        k = k or self.k.value
+        """Select the `k` exact nearest neighbours of `query` (space.search; the text is embedded with the
+        space's client) and light them up on the map; returns the hits frame."""
+        k = int(k or self.k.value)
         hits = self.space.search(query, k=k)
-        if not self.space.data.index.is_unique:
-            raise ValueError("the space's data index has duplicate labels; give it a unique index to explore")
-        positions = self.space.data.index.get_indexer(hits.index).tolist()
-        self.scores = dict(zip(positions, hits["score"].astype(float)))
-        self.query_point = self._place(query)
-        self._quiet_controls(groups=(), box=True)
-        self.selection = positions
+        positions = self.space.data.index.get_indexer(hits.index)
+        self._apply(positions, dict(zip(positions.tolist(), hits["score"].astype(float))))
         return hits
 
-    def select_groups(self, values) -> None:
-        """Select every row whose colour column is one of `values`."""
-        self.scores, self.query_point = {}, None
-        if self.hue is None or not values:
-            self.selection = []
-            return
-        column = self.space.data[self.hue].to_numpy()
-        self.selection = np.flatnonzero(np.isin(column, list(values))).tolist()
-
-    def select_box(self, x: tuple[float, float], y: tuple[float, float]) -> None:
-        """Select the rows inside the x and y ranges (the whole map selects nothing)."""
-        self.scores, self.query_point = {}, None
-        px, py = self.xy[:, 0], self.xy[:, 1]
-        inside = (px >= x[0]) & (px <= x[1]) & (py >= y[0]) & (py <= y[1])
-        self.selection = [] if inside.all() else np.flatnonzero(inside).tolist()
+    def neighbours_of(self, position: int, k: int | None = None) -> None:
+        """Select the point at `position` and its `k` exact nearest neighbours (what a click on it does)."""
+        k = int(k or self.k.value)
+        graph = self.space.neighbors(k, rows=[int(position)], progress=False)
+        positions = np.concatenate([[int(position)], np.asarray(graph.indices[0], np.int64)])
+        scores = np.concatenate([[1.0], np.asarray(graph.scores[0], np.float64)])
+        self._apply(positions, dict(zip(positions.tolist(), scores.tolist())))
 
     def clear(self) -> None:
-        self.scores, self.query_point = {}, None
-        self._quiet_controls(groups=(), box=True)
         self.search.value = ""
-        self.selection = []
+        self._apply(np.empty(0, np.int64), {})
 
     def wait(self, timeout: float | None = None) -> None:
         """Block until a background search has finished (for scripts and tests)."""
         if self._thread is not None:
             self._thread.join(timeout)
 
-    # ------------------------------------------------------------------ callbacks
+    def colour_by(self, column: str | None) -> None:
+        """Colour the points by `column` (groups get a legend and their names on the map; numbers a ramp)."""
+        if column is not None and column not in self._colourable:
+            raise ValueError(f"cannot colour by {column!r}; pick one of {self._colourable}")
+        self.hue = column
+        if self.colour.value != column:
+            self.colour.value = column
+        self.scatter.label(by=None)  # labels keep the last colouring's names: drop them first
+        if column is None:
+            self.scatter.color(by=None, default=PALETTE[0])
+            return
+        from jscatter.label_placement.constants import DEFAULT_ZOOM_RANGE
+
+        values = self._original.setdefault(column, self._frame[column])
+        if self._is_groups(values):
+            levels = self._levels(column, values)
+            self._frame[column] = pd.Categorical(values.map(levels), categories=list(levels.values()))
+            self.scatter.color(by=column, map=dict(zip(levels.values(), _cycle(PALETTE, len(levels)))))
+            self.scatter.label(by=column if len(levels) <= MAX_LABELS else None, color="auto", font="regular", size=13,
+                             zoom_range=DEFAULT_ZOOM_RANGE)
+        else:
+            self.scatter.color(by=column, map=RAMP)
+        self.scatter.tooltip(properties=self._tooltip_columns(column))
+
+    # ------------------------------------------------------------------ state
+    def _apply(self, positions: np.ndarray, scores: dict[int, float]) -> None:
+        """The one place a selection is set: our traits, then the map (unless it came from the map)."""
+        positions = _positions(positions)
+        self.scores = scores
+        self.selection = positions
+        rows = self.space.data.iloc[positions]
+        if scores:
+            rows = rows.assign(score=[scores.get(p, np.nan) for p in positions.tolist()])
+            rows = rows[["score", *[c for c in rows.columns if c != "score"]]]
+        self.selected = rows
+        current = self.map.selection
+        if current is None or not np.array_equal(np.asarray(current, np.int64), positions):
+            self._pushed = positions
+            self.map.selection = positions.astype(np.uint32)
+        self._show_info()
+
+    def _map_selection_changed(self, change) -> None:
+        new = change["new"]
+        positions = np.empty(0, np.int64) if new is None else np.asarray(new, np.int64)
+        if self._pushed is not None and np.array_equal(positions, self._pushed):
+            return  # our own selection coming back
+        self._pushed = None
+        if np.array_equal(positions, self.selection):
+            return
+        if len(positions) == 1:  # a click on a point: show its neighbours
+            try:
+                self.neighbours_of(int(positions[0]))
+                return
+            except Exception as exc:  # noqa: BLE001 - a card in the widget, not a traceback in the log
+                self.info.value = render.error_card(exc, title="Neighbours failed")
+        self._apply(positions, {})
+
     def _search_in_background(self) -> None:
         query = self.search.value.strip()
         if not query or (self._thread is not None and self._thread.is_alive()):
@@ -159,147 +265,104 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
         except Exception as exc:  # noqa: BLE001 - e.g. no client to embed the query: a card, not a traceback
             self.info.value = render.error_card(exc, title="Search failed")
 
-    _muted = False  # True while code resets a control, so its observer does not select anew
+    # ------------------------------------------------------------------ columns
+    def _is_groups(self, values: pd.Series) -> bool:
+        if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == bool:
+            return True
+        if values.dtype.kind in "iu":
+            return values.nunique() <= MAX_GROUPS
+        return values.dtype.kind not in "fc"
 
-    def _groups_changed(self, change) -> None:
-        if not self._muted:
-            self._quiet_controls(box=True)
-            self.select_groups(change["new"])
-
-    def _box_changed(self, _change=None) -> None:
-        if not self._muted:
-            self._quiet_controls(groups=())
-            self.select_box(self.x_range.value, self.y_range.value)
-
-    def _quiet_controls(self, *, groups=None, box=False) -> None:
-        self._muted = True
-        try:
-            if groups is not None:
-                self.groups.value = groups
-            if box:
-                self.x_range.value = (self.x_range.min, self.x_range.max)
-                self.y_range.value = (self.y_range.min, self.y_range.max)
-        finally:
-            self._muted = False
-
-    @traitlets.observe("selection")
-    def _selection_changed(self, _change=None) -> None:
-        self._redraw()
-
-    def _place(self, query: str) -> tuple[float, float] | None:
-        try:
-            placed = self.space.place(query)
-            return float(placed["x"].iloc[0]), float(placed["y"].iloc[0])
-        except Exception:  # noqa: BLE001 - t-SNE maps cannot place new points; the neighbours still light up
-            return None
-
-    # ------------------------------------------------------------------ drawing
-    def _groups(self) -> list:
-        if self.hue is None:
-            return []
-        values = self.space.data[self.hue]
-        if values.dtype.kind == "f" and values.nunique() > len(PALETTE) * 3:
-            return []  # a continuous colour column: no groups to pick
-        return sorted(values.dropna().unique().tolist(), key=str)
-
-    def _color_of(self) -> list[str]:
-        if self.hue is None:
-            return [PALETTE[0]] * len(self.xy)
-        values = self.space.data[self.hue].to_numpy()
-        groups = self._groups()
-        if groups:
-            index = {g: i for i, g in enumerate(groups)}
-            return [PALETTE[index[v] % len(PALETTE)] if v in index else "#bbbbbb" for v in values]
-        lo, hi = np.nanmin(values), np.nanmax(values)
-        t = (values - lo) / ((hi - lo) or 1)
-        return [f"rgb({int(68 + 185 * v)},{int(1 + 230 * v)},{int(84 - 48 * v)})" for v in np.nan_to_num(t)]
-
-    def _hover(self, position: int) -> str:
-        """Tooltip: index label, colour group (and its cluster name), search score; the text below."""
-        row = self.space.data.iloc[position]
-        facts = [str(self.space.data.index[position])]
-        if self.hue is not None:
-            names = getattr(self.space, "cluster_names_", {}) or {}
-            value = row[self.hue]
-            facts.append(f"{self.hue}={value}" + (f" ({names[value]})" if value in names else ""))
-        if position in self.scores:
-            facts.append(f"score={self.scores[position]:.3f}")
-        head = " \u00b7 ".join(facts)
-        if self.text is None:
-            return head
-        text = str(row[self.text])
-        return head + "\n" + (text if len(text) <= 160 else text[:159] + "\u2026")
-
-    def svg(self) -> str:
-        """The current map as an SVG string (hover titles, highlighted selection, the query's place)."""
-        w, h = self.width, self.height
-        (x0, x1), (y0, y1) = _bounds(self.xy[:, 0]), _bounds(self.xy[:, 1])
-
-        def px(x: float, y: float) -> tuple[float, float]:
-            return (_MARGIN + (x - x0) / (x1 - x0) * (w - 2 * _MARGIN),
-                    h - _MARGIN - (y - y0) / (y1 - y0) * (h - 2 * _MARGIN))
-
-        colors = self._color_of()
-        chosen = set(self.selection)
-        radius = 3.5 if len(self._drawn) < 500 else 2.5
-        faded = ' fill-opacity="0.25"' if chosen else ' fill-opacity="0.8"'
-        circles = []
-        for p in np.union1d(self._drawn, np.fromiter(chosen, dtype=int, count=len(chosen))).tolist():
-            if p in chosen:
+    def _colour_columns(self) -> list[str]:
+        columns = []
+        for name in self._frame.columns:
+            if name in (self.x_column, self.y_column, "z", self.text):
                 continue
-            cx, cy = px(*self.xy[p])
-            circles.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{radius}" fill="{colors[p]}"{faded}>'
-                           f"<title>{html.escape(self._hover(p))}</title></circle>")
-        for p in self.selection:  # drawn last, on top
-            cx, cy = px(*self.xy[p])
-            circles.append(f'<circle class="sl-highlight" cx="{cx:.1f}" cy="{cy:.1f}" r="{radius + 2.5}" '
-                           f'fill="{colors[p]}" stroke="#111" stroke-width="1.5">'
-                           f"<title>{html.escape(self._hover(p))}</title></circle>")
-        if self.query_point is not None:
-            qx, qy = px(*self.query_point)
-            circles.append(f'<text class="sl-query" x="{qx:.1f}" y="{qy:.1f}" font-size="20" '
-                           'text-anchor="middle" dominant-baseline="central" fill="#111">'
-                           f'<title>{html.escape(self.search.value)}</title>'
-                           "&#9733;</text>")
-        return (f'<svg class="sl-explorer-svg" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
-                f'viewBox="0 0 {w} {h}" style="background:#fcfcfc;border:1px solid #ddd">'
-                f'{"".join(circles)}</svg>')
+            values = self._frame[name]
+            if values.dtype.kind in "fc" or values.dtype == bool:
+                columns.append(name)
+            elif isinstance(values.dtype, pd.CategoricalDtype) or values.dtype.kind in "iuOSU" or \
+                    pd.api.types.is_string_dtype(values.dtype):
+                sample = values.iloc[:: max(1, len(values) // 20_000)]
+                try:
+                    if sample.nunique() <= MAX_GROUPS and values.nunique() <= MAX_GROUPS:
+                        columns.append(name)
+                    elif values.dtype.kind in "iu":
+                        columns.append(name)  # many integers: a ramp
+                except TypeError:  # unhashable cells (lists, vectors): not a colour
+                    pass
+        return columns
 
-    def _legend(self) -> str:
-        groups = self._groups()[: len(PALETTE) * 2]
-        if not groups:
-            return ""
-        names = getattr(self.space, "cluster_names_", {}) or {}
-        items = "".join(
-            f'<span style="margin-right:10px"><span style="color:{PALETTE[i % len(PALETTE)]}">&#9679;</span> '
-            f"{html.escape(str(g))}{(': ' + html.escape(str(names[g]))) if g in names else ''}</span>"
-            for i, g in enumerate(groups))
-        return f'<div style="font-size:12px">{items}</div>'
+    def _levels(self, column: str, original: pd.Series) -> dict:
+        """{value: legend name} of a group column, sorted; cluster names added to the cluster column."""
+        if isinstance(original.dtype, pd.CategoricalDtype):
+            values = [v for v in original.cat.categories if v in set(original.unique())]
+        else:
+            values = original.dropna().unique().tolist()
+            try:
+                values = sorted(values)
+            except TypeError:
+                values = sorted(values, key=str)
+        names = self.space.cluster_names_ if column == self.space.cluster_column else {}
+        names = names or {}
+        return {v: f"{v} \u00b7 {names[v]}" if v in names else str(v) for v in values}
 
-    def _redraw(self) -> None:
-        self.plot.value = self.svg() + self._legend()
-        n = len(self.selection)
-        if not n:
-            self.info.value = (f"<span style='color:#666'>{len(self.xy):,} points"
-                               f"{'' if len(self._drawn) == len(self.xy) else f', {len(self._drawn):,} drawn'}"
-                               "; search, pick groups or a box to select</span>")
+    def _tooltip_columns(self, hue: str | None) -> list[str]:
+        skip = {self.x_column, self.y_column, "z", self.text, hue}
+        others = [c for c in self._frame.columns if c not in skip and self._frame[c].dtype.kind in "biufOUS"
+                  or (c not in skip and isinstance(self._frame[c].dtype, pd.CategoricalDtype))]
+        return (["color"] if hue is not None else []) + [str(c) for c in others[:TOOLTIP_COLUMNS]]
+
+    # ------------------------------------------------------------------ display
+    def _show_info(self) -> None:
+        n, chosen = len(self.space), len(self.selection)
+        if not chosen:
+            self.info.value = (f"<span style='color:#666'>{n:,} points, all drawn; lasso (toolbar, or hold Shift "
+                               "and drag), click a point for its neighbours, or search</span>")
             return
         preview = self.selected.head(10)
-        self.info.value = (f"<b>{n:,} selected</b> <span style='color:#666'>(explorer.selected)</span>"
+        self.info.value = (f"<b>{chosen:,} selected</b> <span style='color:#666'>(explorer.selected)</span>"
+                           "<style>.sl-explorer-table td, .sl-explorer-table th {padding: 1px 8px}</style>"
                            + preview.to_html(classes="sl-explorer-table", max_cols=8,
                                              float_format=lambda v: f"{v:.3f}"))
 
-    def __repr__(self) -> str:
-        return f"EmbeddingExplorer({self.space!r}, selected={len(self.selection)})"
+    def _palette_codes(self) -> tuple[np.ndarray | None, list[str]]:
+        if self.hue is None:
+            return None, PALETTE[:1]
+        values = self._frame[self.hue]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.codes.to_numpy()
+            return codes, _cycle(PALETTE, max(1, len(values.cat.categories)))
+        numbers = np.asarray(values, dtype=np.float64)
+        lo, hi = raster.bounds(numbers)
+        codes = np.clip(((numbers - lo) / (hi - lo) * len(RAMP)).astype(np.int64), 0, len(RAMP) - 1)
+        return np.where(np.isfinite(numbers), codes, -1), RAMP
+
+    def image(self, width: int = 640, height: int = 420) -> np.ndarray:
+        """The map as an (h, w, 3) image of every point, the selection dark on top (what exports show)."""
+        codes, palette = self._palette_codes()
+        return raster.density_image(self._frame[self.x_column].to_numpy(), self._frame[self.y_column].to_numpy(),
+                                    colors=codes, palette=palette, highlight=self.selection, width=width,
+                                    height=height, faded=len(self.selection) > 0)
+
+    def _static_png(self) -> bytes:
+        return raster.png_bytes(self.image())
 
     def _static_html(self) -> str:
-        return self.plot.value + self.info.value
+        png = base64.b64encode(self._static_png()).decode("ascii")
+        legend = ""
+        if self.hue is not None and isinstance(self._frame[self.hue].dtype, pd.CategoricalDtype):
+            levels = list(self._frame[self.hue].cat.categories)[:40]
+            legend = "".join(f'<span style="margin-right:10px"><span style="color:{color}">&#9679;</span> '
+                             f"{html.escape(str(level))}</span>"
+                             for level, color in zip(levels, _cycle(PALETTE, len(levels))))
+            legend = f'<div class="sl-explorer-legend" style="font-size:12px">{legend}</div>'
+        return (f'<img class="sl-explorer-png" alt="map of {len(self.space):,} points" '
+                f'src="data:image/png;base64,{png}" style="max-width:100%">{legend}{self.info.value}')
+
+    def __repr__(self) -> str:
+        return f"EmbeddingExplorer({self.space!r}, selected={len(self.selection):,})"
 
 
-def _bounds(values: np.ndarray) -> tuple[float, float]:
-    if len(values) == 0:
-        return 0.0, 1.0
-    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
-    if hi - lo < 1e-9:
-        lo, hi = lo - 0.5, hi + 0.5
-    return lo, hi
+def _cycle(colors: list[str], n: int) -> list[str]:
+    return [colors[i % len(colors)] for i in range(n)]
