@@ -56,9 +56,9 @@ class ClientConfig:
     def from_client(cls, client: Any, **changes: Any) -> ClientConfig:
         """The configuration of an existing client (its key is not taken: workers bring their own)."""
         retry = client._retry
-        fields = dict(base_url=client.base_url, timeout=client.timeout, max_retries=retry.max_retries,
-                      backoff_base=retry.backoff_base, backoff_max=retry.backoff_max,
-                      max_retry_after=retry.max_retry_after, local=client._local)
+        fields = {"base_url": client.base_url, "timeout": client.timeout, "max_retries": retry.max_retries,
+                      "backoff_base": retry.backoff_base, "backoff_max": retry.backoff_max,
+                      "max_retry_after": retry.max_retry_after, "local": client._local}
         return cls(**{**fields, **changes})
 
     def key(self) -> str | None:

@@ -119,8 +119,8 @@ def _call_rows(job: Job, client: Any, rows: pd.DataFrame) -> pd.DataFrame:
     if job.what == "embed":
         return _embed_rows(job, client, rows)
     options = dict(job.options)
-    common = dict(client=client, concurrency=job.limits.per_worker, progress=False, cache=job.cache,
-                  error_column=job.error_column)
+    common = {"client": client, "concurrency": job.limits.per_worker, "progress": False, "cache": job.cache,
+                  "error_column": job.error_column}
     if job.what == "run":
         done = rows.skytells.run(job.model, input_column=job.column, input_key=options.pop("input_key", None),
                                  timeout=options.pop("timeout", None), **common, **options)
