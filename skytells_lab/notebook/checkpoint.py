@@ -80,10 +80,12 @@ def write_part(folder: str | os.PathLike, number: int, frame: pd.DataFrame, vect
     folder.mkdir(parents=True, exist_ok=True)
     plain = frame.copy(deep=False)
     plain.attrs = {}
-    table = pa.Table.from_pandas(plain, preserve_index=True)
+    # vector columns are added after pandas' metadata is made: it would name a dtype pandas cannot read back
+    table = pa.Table.from_pandas(plain.drop(columns=list(vector_columns)), preserve_index=True)
     for name in vector_columns:
-        position = table.schema.get_field_index(name)
-        table = table.set_column(position, name, _fixed(table.column(name)))
+        table = table.append_column(name, _fixed(pa.chunked_array([plain[name].array._pa_array.combine_chunks()])
+                                                 if isinstance(plain[name].dtype, pd.ArrowDtype)
+                                                 else pa.chunked_array([pa.array(plain[name].tolist())])))
     path = part_path(folder, number)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     pq.write_table(table, temporary)

@@ -193,7 +193,8 @@ class Gate:
             time.sleep(min(wait, 1.0))
 
     def enter(self) -> None:
-        self.wait_turn()
+        """Take a place (this worker's, then the cluster's), then wait out any pause: a place is taken
+        while another worker's 429 is being answered, so the pause is read after it."""
         self.local.acquire()
         if self.cluster is not None:
             try:
@@ -201,6 +202,11 @@ class Gate:
             except BaseException:
                 self.local.release()
                 raise
+        try:
+            self.wait_turn()
+        except BaseException:
+            self.leave()
+            raise
 
     def leave(self) -> None:
         if self.cluster is not None:

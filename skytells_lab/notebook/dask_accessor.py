@@ -29,9 +29,9 @@ import pandas as pd
 from skytells_lab.notebook import checkpoint as C
 from skytells_lab.notebook import vectors as V
 from skytells_lab.notebook.accessor import _plain, default_client
-from skytells_lab.notebook.cluster_client import ClientConfig, GatedTransport, Limits
+from skytells_lab.notebook.cluster_client import ClientConfig, Gate, GatedTransport, Limits
 
-__all__ = ["DaskSkytellsAccessor", "Job", "JobSummary", "compute"]
+__all__ = ["DaskSkytellsAccessor", "Job", "JobSummary", "compute", "run_partition", "spent"]
 
 _JOBS: dict[str, Job] = {}  # result frame's name -> its job, for out.skytells.compute()/write()
 
@@ -134,57 +134,80 @@ def _spent_name(job: Job) -> str:
     return f"skytells-spent-{job.limits.name}"
 
 
-def _check_budget(job: Job, client: Any, rows: pd.DataFrame) -> None:
-    """Refuse the partition when the job's spending so far plus this partition's estimate crosses the
-    budget; else let the worker's client spend at most what remains (its own check, before each call)."""
-    if job.budget is None or rows.empty:
-        return
-    from skytells_lab.api.errors import BudgetExceeded
+def _estimate(job: Job, client: Any, rows: pd.DataFrame) -> float:
+    """The partition's credits, estimated per request as the client's budget does."""
     from skytells_lab.notebook.ledger import estimate_credits
 
-    spent = _spent(job)
     pricing = client.models.get(job.model).pricing
     values = [_plain(v) for v in rows[job.column].tolist()]
+    options = dict(job.options)
     if job.what == "embed":
-        size = max(1, int(dict(job.options).get("batch_size", 256)))
+        size = max(1, int(options.get("batch_size", 256)))
         payloads = [("embeddings", {"input": values[i:i + size]}) for i in range(0, len(values), size)]
     elif job.what == "chat":
-        payloads = [("chat.completions", {"messages": [{"role": "user", "content": v}], **dict(job.options)})
+        params = {k: v for k, v in options.items() if k != "system"}
+        payloads = [("chat.completions", {"messages": [{"role": "user", "content": v}], **params})
                     for v in values]
     else:
-        payloads = [("predictions.create", {"input": {job.column: v}}) for v in values]
-    estimate = sum(estimate_credits(pricing, kind=kind, payload=p) for kind, p in payloads)
-    if spent + estimate > job.budget + 1e-12:
-        raise BudgetExceeded(
-            f"job budget of {job.budget:g} credits: {spent:.6g} spent by all workers, this partition of "
-            f"{len(rows)} rows is estimated at {estimate:.6g}; it was not sent. Compute the job again with a "
-            f"larger budget= (finished partitions are not paid again).",
-            details={"limit": job.budget, "spent": spent, "estimate": estimate, "model": job.model})
-    client.budget(job.budget - spent)
+        fixed = {k: v for k, v in options.items() if k not in ("input_key", "timeout")}
+        key = options.get("input_key") or job.column
+        payloads = [("predictions.create", {"input": {key: v, **fixed}}) for v in values]
+    return float(sum(estimate_credits(pricing, kind=kind, payload=p) for kind, p in payloads))
 
 
-def _spent(job: Job) -> float:
-    try:
-        from distributed import Variable
+class _Spending:
+    """The job's credits across all workers, in a Dask Variable under a Dask Lock: what was spent, and what
+    partitions now running reserved (so two workers starting at once cannot both take the last credits)."""
 
-        return float(Variable(_spent_name(job)).get(timeout=5))
-    except (ImportError, ValueError, TimeoutError):
-        return 0.0
-
-
-def _add_spent(job: Job, credits: float) -> None:
-    if job.budget is None or not credits:
-        return
-    try:
+    def __init__(self, job: Job) -> None:
         from distributed import Lock, Variable
-    except ImportError:
-        return
+
+        self.lock = Lock(_spent_name(job))
+        self.total = Variable(_spent_name(job))
+
+    def _get(self) -> dict[str, float]:
+        try:
+            return dict(self.total.get(timeout=5))
+        except TimeoutError:  # the driver did not start it
+            return {"spent": 0.0, "reserved": 0.0}
+
+    def reserve(self, job: Job, estimate: float, rows: int) -> float:
+        """Reserve ``estimate``, or raise BudgetExceeded; returns the credits this partition may spend."""
+        from skytells_lab.api.errors import BudgetExceeded
+
+        with self.lock:
+            now = self._get()
+            committed = now["spent"] + now["reserved"]
+            if committed + estimate > job.budget + 1e-12:
+                raise BudgetExceeded(
+                    f"job budget of {job.budget:g} credits: {now['spent']:.6g} spent by all workers and "
+                    f"{now['reserved']:.6g} reserved by partitions running, this partition of {rows} rows is "
+                    f"estimated at {estimate:.6g}; it was not sent. Compute the job again with a larger "
+                    "budget= (finished partitions are not paid again).",
+                    details={"limit": job.budget, "spent": now["spent"], "estimate": estimate,
+                             "model": job.model})
+            self.total.set({"spent": now["spent"], "reserved": now["reserved"] + estimate})
+            return job.budget - committed
+
+    def settle(self, estimate: float, credits: float) -> None:
+        with self.lock:
+            now = self._get()
+            self.total.set({"spent": now["spent"] + credits, "reserved": max(0.0, now["reserved"] - estimate)})
+
+
+def _spending(job: Job) -> _Spending | None:
+    if job.budget is None:
+        return None
     try:
-        with Lock(_spent_name(job)):
-            total = Variable(_spent_name(job))
-            total.set(_spent(job) + credits)
-    except ValueError:  # not on a distributed worker
-        pass
+        return _Spending(job)
+    except (ImportError, ValueError):  # not under a distributed scheduler: the worker client's budget alone
+        return None
+
+
+def spent(job: Job) -> float:
+    """Credits the job's partitions spent so far, all workers together (0 without a budget)."""
+    spending = _spending(job)
+    return spending._get()["spent"] if spending is not None else 0.0
 
 
 def _result_frame(job: Job, pieces: list[pd.DataFrame], n: int) -> pd.DataFrame:
@@ -216,19 +239,27 @@ def run_partition(part: pd.DataFrame, job: Job, partition_info: dict | None = No
         pieces.append(reused[[c for c in job.columns if c in reused.columns]])
         todo = ~hit
     if todo.any():
+        Gate.of(job.limits)  # made here, in the task's thread, where the worker (and its scheduler) is known
         client = job.config.build(transport=GatedTransport(job.limits))
+        spending, reserved = _spending(job), 0.0
         try:
             if not job.cache:
                 client.cache.disable()
             rows = part.loc[todo, [job.column]].set_axis(pd.RangeIndex(int(todo.sum())))
-            _check_budget(job, client, rows)
+            if job.budget is not None:
+                # checked before the partition is sent, against what every worker spent and reserved
+                estimate = _estimate(job, client, rows)
+                allowed = spending.reserve(job, estimate, len(rows)) if spending is not None else job.budget
+                reserved = estimate
+                client.budget(allowed)
             pieces.append(_call_rows(job, client, rows).set_axis(np.flatnonzero(todo)))
         finally:
             ledger = client.ledger.frame()
             client.close()
             if job.checkpoint:
                 C.write_ledger(job.checkpoint, number, ledger.assign(partition=number))
-            _add_spent(job, float(ledger["credits_used"].sum()) if len(ledger) else 0.0)
+            if spending is not None and reserved:
+                spending.settle(reserved, float(ledger["credits_used"].sum()) if len(ledger) else 0.0)
     results = _result_frame(job, pieces, len(part))
     results[C.MODEL_COLUMN] = pd.array([job.model] * len(part), dtype="string")
     results[C.HASH_COLUMN] = pd.array(hashes.tolist(), dtype="string")
@@ -260,15 +291,13 @@ class JobSummary:
                 f"{self.seconds:.1f} s{where})")
 
     def _repr_html_(self) -> str:
-        from skytells_lab._html import card
+        from skytells_lab.notebook.display import _card, _e, _rows
 
-        rows = [("job", f"{self.job.what} {self.job.column!r}"), ("model", self.job.model),
-                ("rows", f"{self.rows:,}"), ("failed rows", str(self.failed)),
-                ("partitions", str(self.partitions)), ("requests sent", str(self.requests)),
-                ("credits", f"{self.credits:.4g}"), ("time", f"{self.seconds:.1f} s")]
-        if self.job.checkpoint:
-            rows.append(("checkpoint", self.job.checkpoint))
-        return card("Dask job", rows)
+        rows = [("job", f"{self.job.what} {self.job.column!r}"), ("rows", f"{self.rows:,}"),
+                ("failed rows", self.failed), ("partitions", self.partitions), ("requests sent", self.requests),
+                ("credits", f"{self.credits:.4g}"), ("time", f"{self.seconds:.1f} s"),
+                ("checkpoint", self.job.checkpoint)]
+        return _card("Dask job", self.job.model, "", _rows((k, _e(v)) for k, v in rows if v is not None))
 
 
 def _dask_client() -> Any:
@@ -312,13 +341,11 @@ def _run_all(ddf: dd.DataFrame, job: Job | None, progress: bool | None) -> list[
 
 
 def _reset_spent(job: Job) -> None:
-    if job.budget is None:
-        return
-    client = _dask_client()
+    client = _dask_client() if job.budget is not None else None
     if client is not None:
         from distributed import Variable
 
-        Variable(_spent_name(job), client=client).set(0.0)
+        Variable(_spent_name(job), client=client).set({"spent": 0.0, "reserved": 0.0})
 
 
 def compute(ddf: dd.DataFrame, *, progress: bool | None = None) -> pd.DataFrame:
@@ -379,6 +406,7 @@ class DaskSkytellsAccessor:
         meta = pd.concat([self._ddf._meta, pd.DataFrame({c: pd.Series(dtype=d) for c, d in job.columns.items()})],
                          axis=1)
         job.limits.start()
+        _reset_spent(job)
         out = self._ddf.map_partitions(run_partition, job, meta=meta, align_dataframes=False)
         _JOBS[out._name] = job
         return out
@@ -436,6 +464,13 @@ class DaskSkytellsAccessor:
                           failed=int(sum(int(p["failed"].sum()) for p in parts)), partitions=len(parts),
                           seconds=time.time() - started, requests=len(ledger),
                           credits=float(pd.to_numeric(ledger["credits_used"]).sum()))
+
+    def spent(self) -> float:
+        """Credits this job's partitions spent so far in its latest run, all workers together (needs budget=)."""
+        job = _JOBS.get(self._ddf._name)
+        if job is None:
+            raise ValueError("spent() is for a job made by ddf.skytells.embed/run/chat(...)")
+        return spent(job)
 
     def ledger(self) -> pd.DataFrame:
         """Every call of the job, all workers and attempts (needs ``checkpoint=``): one row per call."""
