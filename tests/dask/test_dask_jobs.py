@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+import typing
 import urllib.parse
 
 import httpx
@@ -23,14 +24,14 @@ import pytest
 dd = pytest.importorskip("dask.dataframe")
 distributed = pytest.importorskip("distributed")
 
-from support.faults import Fault, FaultServer  # noqa: E402
-from support.reliability import FAST_DIGITS, FAST_RETRY  # noqa: E402
+from support.faults import Fault, FaultServer
+from support.reliability import FAST_DIGITS, FAST_RETRY
 
-import skytells_lab.notebook.dask_accessor  # noqa: E402,F401 - registers ddf.skytells
-from skytells_lab import EmbeddingSpace, Skytells  # noqa: E402
-from skytells_lab.api.errors import BudgetExceeded, ConfigurationError  # noqa: E402
-from skytells_lab.notebook import checkpoint as C  # noqa: E402
-from skytells_lab.notebook.cluster_client import ClientConfig, share_key  # noqa: E402
+import skytells_lab.notebook.dask_accessor  # noqa: F401 - registers ddf.skytells
+from skytells_lab import EmbeddingSpace, Skytells
+from skytells_lab.api.errors import BudgetExceeded, ConfigurationError
+from skytells_lab.notebook import checkpoint as C
+from skytells_lab.notebook.cluster_client import ClientConfig, share_key
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -279,7 +280,7 @@ def test_the_key_is_in_no_task_no_log_and_no_dashboard_page(cluster, proxy, tmp_
     ddf = dd.from_pandas(frame(), npartitions=2)
     job = ddf.skytells.embed("text", config=config(proxy, key_env="SKYTELLS_DASK_TEST_KEY"), batch_size=16)
     graph = dict(job.__dask_graph__())
-    texts = [repr(graph), str(graph), repr(job), repr(list(graph.values())[0])]
+    texts = [repr(graph), str(graph), repr(job), repr(next(iter(graph.values())))]
     blobs = [cloudpickle.dumps(graph), pickle.dumps(ClientConfig(base_url=proxy.url))]
     job.compute()
     sent = [r.headers.get("x-api-key") or r.headers.get("X-Api-Key") for r in proxy.requests]
@@ -304,7 +305,7 @@ def test_the_key_is_in_no_task_no_log_and_no_dashboard_page(cluster, proxy, tmp_
 def _collect_logs() -> None:
     """On a worker: keep every log record, at DEBUG, of every logger."""
     class Keep(logging.Handler):
-        kept: list[str] = []
+        kept: typing.ClassVar[list[str]] = []
 
         def emit(self, record: logging.LogRecord) -> None:
             self.kept.append(f"{record.getMessage()} {record.args!r} {record.__dict__!r}")
