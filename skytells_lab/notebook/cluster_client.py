@@ -251,6 +251,7 @@ class GatedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             gate.slow_down(_retry_after(response))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request (sync client) in a place under the job's limits."""
         with self._lock:
             if self._sync is None:
                 self._sync = httpx.HTTPTransport(verify=self._verify)
@@ -265,6 +266,7 @@ class GatedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send one request (async client) in a place under the job's limits."""
         loop = asyncio.get_running_loop()
         with self._lock:
             inner = self._async.get(loop)
@@ -281,12 +283,14 @@ class GatedTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         return response
 
     def close(self) -> None:
+        """Close the sync connection pool."""
         with self._lock:
             sync, self._sync = self._sync, None
         if sync is not None:
             sync.close()
 
     async def aclose(self) -> None:
+        """Close this event loop's connection pool."""
         with self._lock:
             inner = self._async.pop(asyncio.get_running_loop(), None)
         if inner is not None:

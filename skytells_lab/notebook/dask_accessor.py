@@ -369,14 +369,14 @@ class DaskSkytellsAccessor:
     """Skytells calls over the partitions of a Dask DataFrame (``ddf.skytells``), mirroring ``df.skytells``.
 
     Every method returns a lazy Dask DataFrame: the frame's columns, the results, ``model`` and
-    ``input_hash``. Shared parameters:
+    ``input_hash``. Their shared parameters:
 
-    client : the client whose configuration the workers copy (base URL, timeout, retries; never its key);
-        default ``skytells_lab.connect()``. Or pass ``config=ClientConfig(...)``.
-    checkpoint : a folder every worker can reach; each finished partition is written there as Parquet,
-        and computing the job again sends only the rows not finished before.
-    concurrency : requests in flight per worker process; ``max_in_flight`` in the whole cluster.
-    budget : credits the whole job may spend (all workers together), checked before each partition.
+    - ``client``: the client whose configuration the workers copy (base URL, timeout, retries; never its
+      key); default ``skytells_lab.connect()``. Or pass ``config=ClientConfig(...)``.
+    - ``checkpoint``: a folder every worker can reach; each finished partition is written there as
+      Parquet, and computing the job again sends only the rows not finished before.
+    - ``concurrency``: requests in flight per worker process; ``max_in_flight`` in the whole cluster.
+    - ``budget``: credits the whole job may spend (all workers together), checked before each partition.
     """
 
     def __init__(self, ddf: dd.DataFrame) -> None:
