@@ -27,7 +27,7 @@ def main() -> None:
     p.add_argument("--texts", type=int, default=None)
     p.add_argument("--partitions", type=int, default=None)
     args = p.parse_args()
-    n = args.texts or (512 if args.quick else 20_000)
+    n = args.texts or (256 if args.quick else 20_000)
     partitions = args.partitions or (2 if args.quick else 16)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])  # for the workers
 
