@@ -43,7 +43,7 @@ def main() -> None:
     texts = short_texts(n)
     with server_process() as url, Skytells(base_url=url, timeout=300) as client, \
             LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster), tempfile.TemporaryDirectory(prefix="bench-dask-") as tmp:
+            Client(cluster), tempfile.TemporaryDirectory(prefix="bench-embed-") as tmp:
         load = machine_load()
         config = ClientConfig(base_url=url)
         ddf = dd.from_pandas(pd.DataFrame({"text": texts}), npartitions=partitions)
