@@ -50,9 +50,12 @@ def __getattr__(name: str):
 
 
 def register_pandas_accessor() -> None:
-    """Make `df.skytells` available once pandas is loaded (never imports pandas itself)."""
+    """Make `df.skytells` available once pandas is loaded, and `ddf.skytells` once dask.dataframe is
+    (never imports either itself)."""
     if "pandas" in sys.modules:
         importlib.import_module("skytells_lab.notebook.accessor")
+    if "dask.dataframe" in sys.modules:
+        importlib.import_module("skytells_lab.notebook.dask_accessor")
 
 
 def __dir__() -> list[str]:

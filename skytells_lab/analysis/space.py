@@ -105,6 +105,15 @@ class EmbeddingSpace:
 
         return load_space(path, mmap=mmap, client=client)
 
+    @classmethod
+    def from_parquet(cls, path, vectors: str = "embedding", *, lazy: bool = False, **kw):
+        """A space over a Parquet file or folder (a Dask job's checkpoint): `vectors` is the fixed-size
+        list column, the rest the data; lazy=True keeps the vectors on disk as a Dask array
+        (skytells_lab.analysis.dask_search)."""
+        from skytells_lab.analysis.dask_search import read_parquet_space
+
+        return read_parquet_space(path, vectors, lazy=lazy, **kw)
+
     def save(self, path):
         """Write vectors.npy, data.parquet and meta.json into the folder `path`."""
         from skytells_lab.analysis.io import save_space
