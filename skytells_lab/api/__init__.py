@@ -19,6 +19,17 @@ from skytells_lab.api._inference_types import (
     Usage,
     accumulate_chunks,
 )
+from skytells_lab.api._safety import (
+    Safety,
+    SafetyCategory,
+    SafetyCheckResult,
+    SafetyEvaluation,
+    SafetyFilterSummary,
+    SafetyResults,
+    SafetySeverity,
+    SafetyTemplate,
+    SafetyTemplates,
+)
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._status import PredictionStatus, normalize_status
 from skytells_lab.api._types import BackendStatus, CallRecord, Model, Prediction, PredictionPage, WebhookEvent
@@ -77,6 +88,15 @@ __all__ = [
     "ResponseEvent",
     "ResponseStream",
     "RetryPolicy",
+    "Safety",
+    "SafetyCategory",
+    "SafetyCheckResult",
+    "SafetyEvaluation",
+    "SafetyFilterSummary",
+    "SafetyResults",
+    "SafetySeverity",
+    "SafetyTemplate",
+    "SafetyTemplates",
     "ServerError",
     "Skytells",
     "SkytellsError",

@@ -20,6 +20,7 @@ from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep, _request_id
 from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._safety import Safety
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class _Namespaces:
     @property
     def embeddings(self) -> Embeddings:
         return Embeddings(self)
+
+    @property
+    def safety(self) -> Safety:
+        return Safety(self)
 
 
 def _to_image(data: bytes) -> Any:

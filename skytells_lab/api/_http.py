@@ -244,6 +244,17 @@ class BaseClient:
         return "smollm2-135m-instruct" if self.is_local else "deepbrain-router"
 
     @property
+    def safety_model(self) -> str:
+        """The model ``client.safety`` checks with: the TS SDK's ``deepbrain-router`` on the service; on the local
+        server its chat model, whose bundled classifier scores every prompt. Settable."""
+        return getattr(self, "_safety_model", None) or ("smollm2-135m-instruct" if self.is_local
+                                                         else "deepbrain-router")
+
+    @safety_model.setter
+    def safety_model(self, slug: str | None) -> None:
+        self._safety_model = slug
+
+    @property
     def default_image_model(self) -> str:
         return "digits-diffusion" if self.is_local else "truefusion"
 

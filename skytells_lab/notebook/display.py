@@ -28,6 +28,7 @@ __all__ = [
     "page_html",
     "prediction_html",
     "response_html",
+    "safety_html",
     "show_images",
     "thumbnail_html",
 ]
@@ -356,6 +357,23 @@ def _safety_html(results: dict | None, title: str) -> str:
         color = "#cf222e" if flagged or severity in ("medium", "high") else "#1a7f37"
         chips.append(_badge(label, color))
     return f'<div style="margin-top:4px"><span style="color:#57606a">{_e(title)}</span>{"".join(chips)}</div>'
+
+
+def safety_html(result: Any) -> str:
+    """A safety check or evaluation: passed or the failed categories, then each category's verdict."""
+    r = result
+    badge = _badge("passed", "#1a7f37") if r.passed else _badge("failed", "#cf222e")
+    failed = "".join(_chip(c) for c in r.failed_categories)
+    body = _rows([("input", _e(r.input) if r.input else ""), ("model", _e(r.model)), ("template", _e(r.template)),
+                  ("failed", failed)])
+    body += _safety_html(r.content_filter_results, "completion")
+    for prompt in r.prompt_filter_results or []:
+        body += _safety_html(prompt.get("content_filter_results"), f"prompt {prompt.get('prompt_index', 0)}")
+    if r.content_filter_results is None and not r.prompt_filter_results and r.details is not None:
+        body += _safety_html(r.details.choice, "merged")
+        for prompt in r.details.prompt:
+            body += _safety_html(prompt["results"], f"prompt {prompt.get('prompt_index', 0)}")
+    return _card(type(r).__name__, r.template, badge, body)
 
 
 def _usage_html(usage: Any) -> str:
