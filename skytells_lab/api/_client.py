@@ -155,9 +155,15 @@ class Skytells(_Namespaces, BaseClient):
         return [_to_image(self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
 
     # ------------------------------------------------------------------ top-level helpers
-    def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
-        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded."""
-        return self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+    def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, wait: str = "poll",
+            **create_kw: Any):
+        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded.
+
+        ``wait``: ``"poll"`` (create, then poll with backoff), ``"await"`` (one request with ``"await": true``,
+        polled on if it comes back unfinished), ``"auto"`` (``await`` for image models, polling for the rest:
+        the TS SDK's ``autoAwait``). A chat- or embeddings-only model is refused before sending, naming the
+        right call (``compatibility_check=False`` skips the check)."""
+        return self._execute(ops.run(self, model, input, timeout=timeout, wait=wait, **create_kw))
 
     def status(self):
         """The backend's health: ``BackendStatus(reachable, version, local, device, ...)``; never raises."""
@@ -288,8 +294,10 @@ class AsyncSkytells(_Namespaces, BaseClient):
     async def _images(self, prediction: Any) -> list:
         return [_to_image(await self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
 
-    async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
-        return await self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+    async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, wait: str = "poll",
+                  **create_kw: Any):
+        """:meth:`Skytells.run`, awaitable."""
+        return await self._execute(ops.run(self, model, input, timeout=timeout, wait=wait, **create_kw))
 
     async def status(self):
         return await self._execute(ops.backend_status(self))

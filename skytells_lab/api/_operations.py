@@ -99,23 +99,71 @@ def _fields(fields: Any) -> str | None:
 # --------------------------------------------------------------------------- predictions
 
 
+CATALOG_TTL = 600.0  # the TS SDK's PREFETCHED_MODEL_CACHE_TTL_MS: a model's entry is re-read after 10 minutes
+CATALOG_MAX = 64
+INFERENCE_ONLY = {"chat", "responses", "chat-completions", "embeddings", "embedding", "vision", "tools"}
+
+
+def catalog_entry(client: Any, model: str) -> Op:
+    """The model's catalog entry with its input schema, fetched once per client (10 minutes, 64 slugs), or
+    None when the lookup fails (the create then reports an unknown model in its own words)."""
+    cache = client._state.__dict__.setdefault("catalog", {})
+    hit = cache.get(model)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    try:
+        entry = yield from get_model(model, fields=["input_schema"])
+    except (E.NetworkError, E.APITimeoutError, E.ServerError, E.RateLimitError):
+        return None  # not an answer about the model: ask again next time
+    except E.SkytellsError:
+        entry = None
+    cache.pop(model, None)
+    cache[model] = (entry, time.monotonic() + CATALOG_TTL)
+    while len(cache) > CATALOG_MAX:
+        cache.pop(next(iter(cache)))
+    return entry
+
+
+def inference_only_call(entry: Model | None) -> str | None:
+    """The call that serves a model the predictions API does not (chat-only, embeddings-only), else None."""
+    if entry is None:
+        return None
+    caps = {str(c).lower() for c in entry.capabilities}
+    if caps and caps <= INFERENCE_ONLY and caps & {"embeddings", "embedding"} and not caps & {"chat", "responses"}:
+        return "client.embeddings.create(model=...) or client.embed(texts, model=...)"
+    if (entry.metadata or {}).get("openai_compatible") or (caps and caps <= INFERENCE_ONLY):
+        return "client.chat.completions.create(model=..., messages=[...]) or client.responses.create(model=..., input=...)"
+    return None
+
+
+def check_compatible(client: Any, model: str) -> Op:
+    """Refuse, before sending, a model that the catalog says the inference sub-APIs serve (TS SDK 1.0.5's
+    compatibilityCheck); return its entry."""
+    entry = yield from catalog_entry(client, model)
+    call = inference_only_call(entry)
+    if call is not None:
+        raise E.InvalidInputError(
+            f"model {model!r} is served by the inference API, not predictions: use {call}; nothing was sent "
+            "(pass compatibility_check=False to send it anyway)",
+            error_id="SDK_ERROR", details={"model": model, "type": entry.type, "capabilities": entry.capabilities})
+    return entry
+
+
 def prepare_input(client: Any, model: str, input: dict | None) -> Op:
     """Media objects (PIL, numpy, paths, bytes) in ``input`` as data URIs; the model's input schema is
     fetched (once per client) only when a value needs it (a path string, or a media object's size cap)."""
     input = dict(input or {})
     if not _media.needs_schema(input):
         return _media.coerce_input(input, None)
-    schemas = client._state.__dict__.setdefault("input_schemas", {})
-    if model not in schemas:
-        try:
-            schemas[model] = (yield from get_model(model, fields=["input_schema"])).input_schema
-        except E.SkytellsError:
-            schemas[model] = None  # the create call reports an unknown model in its own words
-    return _media.coerce_input(input, lambda: schemas[model])
+    entry = yield from catalog_entry(client, model)
+    return _media.coerce_input(input, lambda: entry.input_schema if entry is not None else None)
 
 
 def create_prediction(client: Any, model: str, input: dict | None, *, webhook: Any = None, stream: bool = False,
-                      await_: bool = False, timeout: float | None = None, **extra: Any) -> Op:
+                      await_: bool = False, timeout: float | None = None, compatibility_check: bool = True,
+                      **extra: Any) -> Op:
+    if compatibility_check:
+        yield from check_compatible(client, model)
     input = yield from prepare_input(client, model, input)
     body: dict[str, Any] = {"model": model, "input": input, **extra}
     if webhook is not None:
@@ -196,8 +244,20 @@ def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, 
     return bind(client, current)
 
 
+WAITS = ("poll", "await", "auto")
+
+
 def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
-        poll_interval: float = 0.5, **create_kw: Any) -> Op:
+        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True, **create_kw: Any) -> Op:
+    if wait not in WAITS:
+        raise ValueError(f"wait must be one of {', '.join(map(repr, WAITS))}, got {wait!r}")
+    if compatibility_check:
+        entry = yield from check_compatible(client, model)
+    else:
+        entry = (yield from catalog_entry(client, model)) if wait == "auto" else None
+    if wait == "await" or (wait == "auto" and entry is not None and entry.type == "image"):
+        # one round trip: the server answers when the prediction is done (TS SDK 1.0.5's autoAwait)
+        create_kw["await_"] = True
     input = yield from prepare_input(client, model, input)
     # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
     seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
@@ -207,7 +267,10 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
         hit = cached_prediction(client, model, input)
         if hit is not None:
             return hit
-    prediction = yield from create_prediction(client, model, input, **create_kw)
+    if create_kw.get("await_"):
+        create_kw.setdefault("timeout", timeout)
+    prediction = yield from create_prediction(client, model, input, compatibility_check=False, **create_kw)
+    # an awaited create that came back unfinished (the server's await limit, a video model) is polled on
     prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)

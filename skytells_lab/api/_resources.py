@@ -49,10 +49,22 @@ class Models(_Resource):
 
 class Predictions(_Resource):
     def create(self, model: str, input: dict | None = None, *, webhook: Any = None, stream: bool = False,
-               await_: bool = False, **extra: Any):
-        """Start a prediction. Never blindly re-sent once it may have reached the server."""
+               await_: bool = False, compatibility_check: bool = True, **extra: Any):
+        """Start a prediction. Never blindly re-sent once it may have reached the server.
+
+        Args:
+            model: the model slug. A model the catalog lists as served by the inference API only (chat or
+                embeddings) is refused before anything is sent, naming the call to use (the TS SDK's
+                ``compatibilityCheck``); the catalog entry is read once per client and kept 10 minutes.
+            await_: sent as ``"await": true``: the server answers with the finished prediction (one round
+                trip; the read may take up to 600 s). The service ignores it for video models: check
+                ``p.is_terminal``.
+            stream: sent as ``"stream": true``; read progress with ``p.stream()``.
+            compatibility_check: False skips the catalog check (one GET per model per client).
+        """
         return self._client._execute(
-            ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_, **extra)
+            ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_,
+                                  compatibility_check=compatibility_check, **extra)
         )
 
     def get(self, id: str):
