@@ -19,6 +19,7 @@ from skytells_lab.api._inference_types import (
     Usage,
     accumulate_chunks,
 )
+from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionEvent, PredictionStream
 from skytells_lab.api._safety import (
     Safety,
     SafetyCategory,
@@ -59,6 +60,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "APITimeoutError",
     "AsyncChatStream",
+    "AsyncPredictionStream",
     "AsyncResponseStream",
     "AsyncSkytells",
     "AuthenticationError",
@@ -79,9 +81,11 @@ __all__ = [
     "PaymentRequiredError",
     "PermissionDeniedError",
     "Prediction",
+    "PredictionEvent",
     "PredictionFailed",
     "PredictionPage",
     "PredictionStatus",
+    "PredictionStream",
     "RateLimitError",
     "RedirectError",
     "Response",

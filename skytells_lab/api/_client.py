@@ -19,6 +19,7 @@ import httpx
 from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep, _request_id
+from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionStream
 from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
 from skytells_lab.api._safety import Safety
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
@@ -33,7 +34,8 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-_STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream)}
+_STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream),
+            "prediction": (PredictionStream, AsyncPredictionStream)}
 
 
 class _Namespaces:

@@ -100,6 +100,15 @@ class Predictions(_Resource):
     def delete(self, id: str):
         return self._client._execute(ops.delete_prediction(id))
 
+    def stream(self, id_or_prediction: Any):
+        """The prediction's ``urls.stream`` as :class:`PredictionEvent` s (status, progress, log, output), ending
+        at a terminal prediction: a PredictionStream, on AsyncSkytells an awaitable AsyncPredictionStream
+        (``async for``). Best created with ``stream=True``; closing it early leaves the prediction running."""
+        from skytells_lab.api._prediction_stream import PredictionDecoder, stream_call
+
+        return self._client._open_stream(stream_call(self._client, id_or_prediction),
+                                         lambda: PredictionDecoder(self._client), "prediction")
+
     def wait(self, id_or_prediction: Any, timeout: float | None = None, poll_interval: float = 0.5):
         """Poll until terminal; at ``timeout`` raise WaitTimeout carrying the id (the prediction goes on)."""
         return self._client._execute(ops.wait_prediction(self._client, id_or_prediction, timeout, poll_interval))

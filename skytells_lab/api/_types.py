@@ -232,6 +232,10 @@ class Prediction(_Wire):
     def cancel(self) -> Any:
         return self._bound().predictions.cancel(self.id)
 
+    def stream(self) -> Any:
+        """Iterate this prediction's progress events (``client.predictions.stream(self)``)."""
+        return self._bound().predictions.stream(self)
+
     def images(self) -> Any:
         """The outputs as PIL images, fetched through the same client (auth only to the API's own host)."""
         return self._bound()._images(self)
