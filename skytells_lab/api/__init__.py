@@ -33,7 +33,15 @@ from skytells_lab.api._safety import (
 )
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._status import PredictionStatus, normalize_status
-from skytells_lab.api._types import BackendStatus, CallRecord, Model, Prediction, PredictionPage, WebhookEvent
+from skytells_lab.api._types import (
+    BackendStatus,
+    CallRecord,
+    Model,
+    ModelPage,
+    Prediction,
+    PredictionPage,
+    WebhookEvent,
+)
 from skytells_lab.api._webhooks import SIGNATURE_HEADER, parse_webhook, sign_webhook, verify_webhook
 from skytells_lab.api.errors import (
     APITimeoutError,
@@ -76,6 +84,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidJSONError",
     "Model",
+    "ModelPage",
     "NetworkError",
     "NotFoundError",
     "PaymentRequiredError",

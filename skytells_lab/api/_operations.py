@@ -8,11 +8,15 @@ once for both twins.
 
 from __future__ import annotations
 
+import base64
+import mimetypes
+import re
 import time
 from collections.abc import Generator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -21,7 +25,7 @@ from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
 from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
 from skytells_lab.api._status import PredictionStatus
-from skytells_lab.api._types import BackendStatus, Model, Prediction, PredictionPage
+from skytells_lab.api._types import BackendStatus, Model, ModelPage, Prediction, PredictionPage
 
 Op = Generator[Any, Any, Any]
 
@@ -71,8 +75,14 @@ def _prediction(client: Any, body: Any) -> Prediction:
 # --------------------------------------------------------------------------- models
 
 
-def list_models(type: str | None = None, fields: Any = None) -> Op:
+def list_models(type: str | None = None, fields: Any = None, page: int | None = None,
+                per_page: int | None = None) -> Op:
     params = {"type": type, "fields": _fields(fields)}
+    if page is not None or per_page is not None:
+        page, per_page = page or 1, per_page or 15
+        _check_page(page, per_page)
+        body = yield Call("GET", "/models", kind="models.list", params={**params, "page": page, "per_page": per_page})
+        return ModelPage.from_wire(body, page=page, per_page=per_page)  # the server filters by type
     body = yield Call("GET", "/models", kind="models.list", params=params)
     items = body if isinstance(body, list) else (body or {}).get("data") or (body or {}).get("models") or []
     models = [Model.model_validate(item) for item in items]
@@ -185,10 +195,16 @@ def get_prediction(client: Any, id: str) -> Op:
     return _prediction(client, body)
 
 
+def _check_page(page: Any, per_page: Any) -> None:
+    for name, value, hi in (("page", page, None), ("per_page", per_page, MAX_PER_PAGE)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
+            bounds = f"between 1 and {hi}" if hi else "an integer >= 1"
+            raise ValueError(f"{name} must be {bounds}, got {value!r}")
+
+
 def list_predictions(client: Any, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
                      until: Any = None, status: Any = None) -> Op:
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    _check_page(page, per_page)
     params = {"page": page, "per_page": per_page, "model": model, "from": _day(since), "to": _day(until),
               "status": str(status.value if isinstance(status, PredictionStatus) else status) if status else None}
     body = yield Call("GET", "/predictions", kind="predictions.list", params=params, model=model)
@@ -310,6 +326,52 @@ def fetch_file(url: str, base_url: str) -> Op:
                 raise
             url = target
     raise AssertionError("unreachable")
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _file_name(url: str, index: int, data: bytes) -> str:
+    """A safe file name for an output: the URL's last path segment (no folders, no hidden names), else
+    ``output-<i>`` with an extension from the bytes."""
+    name = "" if url.startswith("data:") else unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    name = _UNSAFE_NAME.sub("_", name).strip("._")[:120]
+    if not name or "." not in name:
+        ext = mimetypes.guess_extension(_media.sniff_mime(data) or "") or ""
+        name = (name or f"output-{index}") + ext
+    return name
+
+
+def _free_path(folder: Path, name: str, data: bytes) -> Path:
+    """``folder/name``, or ``name-1``... when another file holds it; the same bytes already there are reused."""
+    path, stem, suffix, n = folder / name, Path(name).stem, Path(name).suffix, 0
+    while path.exists() and not (path.is_file() and path.read_bytes() == data):
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    return path
+
+
+def download_outputs(client: Any, prediction: Prediction, folder: Any, progress: bool | None = None) -> Op:
+    """Save every output file of ``prediction`` under ``folder``; the paths, in output order."""
+    from tqdm.auto import tqdm
+
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    urls = list(prediction.outputs)
+    show = progress if progress is not None else len(urls) > 3
+    paths = []
+    with tqdm(total=len(urls), unit="file", desc=f"download {prediction.id}", disable=not show) as bar:
+        for i, url in enumerate(urls):
+            if url.startswith("data:"):
+                data = base64.b64decode(url.split(",", 1)[1]) if ";base64," in url[:200] else \
+                    unquote(url.split(",", 1)[1]).encode()
+            else:
+                data = yield from fetch_file(url, client.base_url)
+            path = _free_path(folder, _file_name(url, i, data), data)
+            path.write_bytes(data)
+            paths.append(path)
+            bar.update()
+    return paths
 
 
 # --------------------------------------------------------------------------- inference (non-streaming)

@@ -30,9 +30,20 @@ class _Resource:
 
 
 class Models(_Resource):
-    def list(self, type: str | None = None, fields: Any = None):
-        """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas."""
-        return self._client._execute(ops.list_models(type, fields))
+    def list(self, type: str | None = None, fields: Any = None, page: int | None = None,
+             per_page: int | None = None):
+        """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas.
+
+        With ``page`` and/or ``per_page`` (<= 50, default 15), one :class:`ModelPage` (``.data``,
+        ``.has_next``), as ``predictions.list`` pages."""
+        return self._client._execute(ops.list_models(type, fields, page, per_page))
+
+    def iter(self, type: str | None = None, fields: Any = None, *, per_page: int = 50):
+        """Every model across all pages (an async iterator on AsyncSkytells)."""
+        def page_op(page: int):
+            return ops.list_models(type, fields, page, per_page)
+
+        return self._client._iterate_pages(page_op)
 
     def frame(self, type: str | None = None, *, schemas: bool = False):
         """The catalog as a pandas DataFrame (type, pricing, capabilities); awaitable on AsyncSkytells."""

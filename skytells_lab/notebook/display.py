@@ -25,6 +25,7 @@ __all__ = [
     "is_media_uri",
     "media_html",
     "model_html",
+    "model_page_html",
     "page_html",
     "prediction_html",
     "response_html",
@@ -439,6 +440,24 @@ def page_html(page: Any) -> str:
             f'{"".join(rows)}</table>')
     secret = _secret_of(page.data[0]) if page.data else None
     return _card("PredictionPage", f"page {page.current_page}{last}", "", body, secret)
+
+
+def model_page_html(page: Any) -> str:
+    head = "".join(f'<th style="{_TH}">{h}</th>' for h in ("slug", "type", "price", "capabilities"))
+    rows = []
+    for m in page.data:
+        price = (f"{m.pricing.amount:g} {m.pricing.currency or ''}/{m.pricing.unit or '?'}"
+                 if m.pricing and m.pricing.amount is not None else "")
+        rows.append(f'<tr><td style="{_TD};font-family:ui-monospace,monospace;padding-right:10px">{_e(m.slug)}</td>'
+                    f'<td style="{_TD};padding-right:10px">{_e(m.type)}</td>'
+                    f'<td style="{_TD};padding-right:10px">{_e(price)}</td>'
+                    f'<td style="{_TD}">{"".join(_chip(c) for c in m.capabilities)}</td></tr>')
+    last = f"/{page.last_page}" if page.last_page is not None else ""
+    total = f", {page.total} in all" if page.total is not None else ""
+    body = (f'<div style="color:#57606a">{len(page.data)} models{_e(total)}</div>'
+            f'<table style="border-collapse:collapse;margin-top:4px;font-size:12px"><tr>{head}</tr>'
+            f'{"".join(rows)}</table>')
+    return _card("ModelPage", f"page {page.current_page}{last}", "", body)
 
 
 def error_html(error: Any) -> str:
