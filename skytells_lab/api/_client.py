@@ -61,6 +61,7 @@ class _Namespaces:
 
     @property
     def safety(self) -> Safety:
+        """``client.safety``: content checks with the safety model, and reading filter results."""
         return Safety(self)
 
 

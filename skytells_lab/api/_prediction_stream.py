@@ -34,6 +34,7 @@ class PredictionEvent:
 
     @property
     def status(self) -> Any:
+        """The prediction's status at this event."""
         return self.prediction.status if self.prediction is not None else None
 
     @property
@@ -43,6 +44,7 @@ class PredictionEvent:
 
     @property
     def outputs(self) -> list[str]:
+        """The output URLs so far."""
         return list(self.prediction.outputs) if self.prediction is not None else []
 
     def _repr_html_(self) -> str | None:

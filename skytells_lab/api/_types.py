@@ -321,6 +321,10 @@ class _Page(_Wire):
 class PredictionPage(_Page):
     data: list[Prediction] = Field(default_factory=list)
 
+    # declared here too, so the reference documents them on the public class
+    from_wire = _Page.__dict__["from_wire"]
+    has_next = _Page.__dict__["has_next"]
+
     def _repr_html_(self) -> str:
         from skytells_lab.notebook.display import page_html
 
@@ -331,6 +335,7 @@ class ModelPage(_Page):
     """One page of ``client.models.list(page=..., per_page=...)``."""
 
     data: list[Model] = Field(default_factory=list)
+    has_next = _Page.__dict__["has_next"]
 
     @classmethod
     def from_wire(cls, body: Any, *, page: int, per_page: int) -> Any:
