@@ -26,13 +26,7 @@ from skytells_lab.local.guards import (
     read_limited,
 )
 from skytells_lab.local.inference import InferenceService
-from skytells_lab.local.predictions import (
-    DEFAULT_PER_PAGE,
-    MAX_PER_PAGE,
-    PredictionService,
-    _int_param,
-    render,
-)
+from skytells_lab.local.predictions import PredictionService, render
 from skytells_lab.local.store import TERMINAL, Store
 from skytells_lab.local.webhooks import WebhookDispatcher
 
@@ -177,6 +171,8 @@ def create_app(state: ServerState) -> FastAPI:
         if "page" not in params and "per_page" not in params:
             return models  # the bare array the official SDKs parse
         # paged as every list endpoint: {data, pagination}, per_page 15 by default, at most 50
+        from skytells_lab.local.predictions import DEFAULT_PER_PAGE, MAX_PER_PAGE, _int_param
+
         page = _int_param(params, "page", 1, lo=1)
         per_page = _int_param(params, "per_page", DEFAULT_PER_PAGE, lo=1, hi=MAX_PER_PAGE)
         return {"data": models[(page - 1) * per_page: page * per_page],
