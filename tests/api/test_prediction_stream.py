@@ -19,6 +19,7 @@ from skytells_lab.api import (
 
 DIGITS = "digits-diffusion"
 STEPS = {"num_inference_steps": 6, "width": 32, "height": 32}
+SLOW = {"num_inference_steps": 60, "width": 32, "height": 32}  # long enough for the stream to see steps
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def local(local_server):
 
 
 def test_a_running_prediction_streams_status_progress_and_its_outputs(local):
-    p = local.predictions.create(DIGITS, {"prompt": "7", **STEPS}, stream=True)
+    p = local.predictions.create(DIGITS, {"prompt": "7", **SLOW}, stream=True)
     stream = p.stream()
     assert isinstance(stream, PredictionStream)
     events = list(stream)

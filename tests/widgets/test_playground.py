@@ -42,7 +42,7 @@ def test_image_run_shows_live_progress_from_the_stream(client, thread_errors):
     pg = Playground(client, model="digits-diffusion")
     seen: list[float] = []
     pg.progress.observe(lambda change: seen.append(change["new"]), names="value")
-    pg.form.value = {"prompt": "a two", "num_inference_steps": 8, "width": 32, "height": 32}
+    pg.form.value = {"prompt": "a two", "num_inference_steps": 60, "width": 32, "height": 32}
     kinds = []
     observer = client.add_observer(lambda record: kinds.append(record.kind))
     try:
