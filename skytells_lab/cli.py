@@ -53,10 +53,48 @@ def _prepare(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     import skytells_lab as sl
 
+    if args.action == "inspect" and not args.slug:
+        raise SystemExit("skytells-lab models inspect: name the model, e.g. skytells-lab models inspect "
+                         "digits-diffusion")
     with sl.connect(args.target) as client:
+        if args.action == "inspect":
+            model = client.models.get(args.slug, fields=["input_schema", "output_schema"])
+            print(repr(model))
+            if model.description:
+                print(model.description)
+            print(schema_table(model.input_schema))
+            return 0
         for model in client.models.list(type=args.type):
             print(repr(model))
     return 0
+
+
+def _bounds(prop: dict) -> str:
+    if isinstance(prop.get("enum"), list):
+        return "one of " + ", ".join(map(str, prop["enum"]))
+    lo, hi = prop.get("minimum"), prop.get("maximum")
+    if lo is not None or hi is not None:
+        return f"{'' if lo is None else lo}..{'' if hi is None else hi}"
+    if prop.get("maxLength") is not None:
+        return f"<= {prop['maxLength']} chars"
+    return ""
+
+
+def schema_table(schema: dict | None) -> str:
+    """A model's input schema as a text table: field, type, required, default, allowed, description."""
+    props = (schema or {}).get("properties") or {}
+    if not props:
+        return "(no input schema)"
+    required = set((schema or {}).get("required") or [])
+    order = sorted(props, key=lambda name: (props[name].get("x-order", 1e9), list(props).index(name)))
+    rows = [{"field": name, "type": str(p.get("type", "") if not p.get("format") else f"{p.get('type')} ({p['format']})"),
+             "required": "yes" if name in required else "", "default": "" if "default" not in p else str(p["default"]),
+             "allowed": _bounds(p), "description": str(p.get("description", ""))[:70]}
+            for name, p in ((n, props[n] if isinstance(props[n], dict) else {}) for n in order)]
+    widths = {k: max(len(k), *(len(r[k]) for r in rows)) for k in rows[0]}
+    lines = ["  ".join(k.ljust(w) for k, w in widths.items())]
+    lines += ["  ".join(r[k].ljust(w) for k, w in widths.items()) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _parse_inputs(pairs: list[str]) -> dict:
@@ -163,7 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.set_defaults(func=_prepare)
 
     target_help = "'local', a base URL, or nothing for SKYTELLS_API_KEY / the embedded server"
-    models = sub.add_parser("models", help="list the model catalog")
+    models = sub.add_parser("models", help="list the model catalog, or inspect one model's input schema")
+    models.add_argument("action", nargs="?", default="list", choices=["list", "inspect"],
+                        help="list (the default) or inspect SLUG: its input schema as a table")
+    models.add_argument("slug", nargs="?", default=None, help="the model to inspect")
     models.add_argument("--target", default=None, help=target_help)
     models.add_argument("--type", default=None, help="image, video, audio, music, text, ...")
     models.set_defaults(func=_models)

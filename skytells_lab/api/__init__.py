@@ -19,9 +19,29 @@ from skytells_lab.api._inference_types import (
     Usage,
     accumulate_chunks,
 )
+from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionEvent, PredictionStream
+from skytells_lab.api._safety import (
+    Safety,
+    SafetyCategory,
+    SafetyCheckResult,
+    SafetyEvaluation,
+    SafetyFilterSummary,
+    SafetyResults,
+    SafetySeverity,
+    SafetyTemplate,
+    SafetyTemplates,
+)
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._status import PredictionStatus, normalize_status
-from skytells_lab.api._types import BackendStatus, CallRecord, Model, Prediction, PredictionPage, WebhookEvent
+from skytells_lab.api._types import (
+    BackendStatus,
+    CallRecord,
+    Model,
+    ModelPage,
+    Prediction,
+    PredictionPage,
+    WebhookEvent,
+)
 from skytells_lab.api._webhooks import SIGNATURE_HEADER, parse_webhook, sign_webhook, verify_webhook
 from skytells_lab.api.errors import (
     APITimeoutError,
@@ -48,6 +68,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "APITimeoutError",
     "AsyncChatStream",
+    "AsyncPredictionStream",
     "AsyncResponseStream",
     "AsyncSkytells",
     "AuthenticationError",
@@ -63,20 +84,32 @@ __all__ = [
     "InvalidInputError",
     "InvalidJSONError",
     "Model",
+    "ModelPage",
     "NetworkError",
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "Prediction",
+    "PredictionEvent",
     "PredictionFailed",
     "PredictionPage",
     "PredictionStatus",
+    "PredictionStream",
     "RateLimitError",
     "RedirectError",
     "Response",
     "ResponseEvent",
     "ResponseStream",
     "RetryPolicy",
+    "Safety",
+    "SafetyCategory",
+    "SafetyCheckResult",
+    "SafetyEvaluation",
+    "SafetyFilterSummary",
+    "SafetyResults",
+    "SafetySeverity",
+    "SafetyTemplate",
+    "SafetyTemplates",
     "ServerError",
     "Skytells",
     "SkytellsError",

@@ -19,7 +19,9 @@ import httpx
 from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import DEFAULT_BASE_URL, BaseClient, Call, Sleep, _request_id
+from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionStream
 from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._safety import Safety
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 
 if TYPE_CHECKING:
@@ -32,7 +34,8 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-_STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream)}
+_STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream),
+            "prediction": (PredictionStream, AsyncPredictionStream)}
 
 
 class _Namespaces:
@@ -55,6 +58,11 @@ class _Namespaces:
     @property
     def embeddings(self) -> Embeddings:
         return Embeddings(self)
+
+    @property
+    def safety(self) -> Safety:
+        """``client.safety``: content checks with the safety model, and reading filter results."""
+        return Safety(self)
 
 
 def _to_image(data: bytes) -> Any:
@@ -150,9 +158,15 @@ class Skytells(_Namespaces, BaseClient):
         return [_to_image(self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
 
     # ------------------------------------------------------------------ top-level helpers
-    def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
-        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded."""
-        return self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+    def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, wait: str = "poll",
+            **create_kw: Any):
+        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded.
+
+        ``wait``: ``"poll"`` (create, then poll with backoff), ``"await"`` (one request with ``"await": true``,
+        polled on if it comes back unfinished), ``"auto"`` (``await`` for image models, polling for the rest:
+        the TS SDK's ``autoAwait``). A chat- or embeddings-only model is refused before sending, naming the
+        right call (``compatibility_check=False`` skips the check)."""
+        return self._execute(ops.run(self, model, input, timeout=timeout, wait=wait, **create_kw))
 
     def status(self):
         """The backend's health: ``BackendStatus(reachable, version, local, device, ...)``; never raises."""
@@ -283,8 +297,10 @@ class AsyncSkytells(_Namespaces, BaseClient):
     async def _images(self, prediction: Any) -> list:
         return [_to_image(await self._execute(ops.fetch_file(url, self.base_url))) for url in prediction.outputs]
 
-    async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, **create_kw: Any):
-        return await self._execute(ops.run(self, model, input, timeout=timeout, **create_kw))
+    async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, wait: str = "poll",
+                  **create_kw: Any):
+        """:meth:`Skytells.run`, awaitable."""
+        return await self._execute(ops.run(self, model, input, timeout=timeout, wait=wait, **create_kw))
 
     async def status(self):
         return await self._execute(ops.backend_status(self))

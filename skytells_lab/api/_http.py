@@ -244,6 +244,26 @@ class BaseClient:
         return "smollm2-135m-instruct" if self.is_local else "deepbrain-router"
 
     @property
+    def safety_model(self) -> str:
+        """The model ``client.safety`` checks with: the TS SDK's ``deepbrain-router`` on the service; on the local
+        server its chat model, whose bundled classifier scores every prompt. Settable."""
+        return getattr(self, "_safety_model", None) or ("smollm2-135m-instruct" if self.is_local
+                                                         else "deepbrain-router")
+
+    @safety_model.setter
+    def safety_model(self, slug: str | None) -> None:
+        self._safety_model = slug
+
+    def purge_catalog_cache(self, model: str | None = None) -> None:
+        """Forget the cached catalog entries (one model's, or all) that the compatibility check and media
+        inputs read (the TS SDK's ``purgePrefetchedModelCache``)."""
+        cache = self._state.__dict__.get("catalog", {})
+        if model is None:
+            cache.clear()
+        else:
+            cache.pop(model, None)
+
+    @property
     def default_image_model(self) -> str:
         return "digits-diffusion" if self.is_local else "truefusion"
 

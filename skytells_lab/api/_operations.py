@@ -8,11 +8,15 @@ once for both twins.
 
 from __future__ import annotations
 
+import base64
+import mimetypes
+import re
 import time
 from collections.abc import Generator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -21,7 +25,7 @@ from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
 from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
 from skytells_lab.api._status import PredictionStatus
-from skytells_lab.api._types import BackendStatus, Model, Prediction, PredictionPage
+from skytells_lab.api._types import BackendStatus, Model, ModelPage, Prediction, PredictionPage
 
 Op = Generator[Any, Any, Any]
 
@@ -71,8 +75,14 @@ def _prediction(client: Any, body: Any) -> Prediction:
 # --------------------------------------------------------------------------- models
 
 
-def list_models(type: str | None = None, fields: Any = None) -> Op:
+def list_models(type: str | None = None, fields: Any = None, page: int | None = None,
+                per_page: int | None = None) -> Op:
     params = {"type": type, "fields": _fields(fields)}
+    if page is not None or per_page is not None:
+        page, per_page = page or 1, per_page or 15
+        _check_page(page, per_page)
+        body = yield Call("GET", "/models", kind="models.list", params={**params, "page": page, "per_page": per_page})
+        return ModelPage.from_wire(body, page=page, per_page=per_page)  # the server filters by type
     body = yield Call("GET", "/models", kind="models.list", params=params)
     items = body if isinstance(body, list) else (body or {}).get("data") or (body or {}).get("models") or []
     models = [Model.model_validate(item) for item in items]
@@ -99,23 +109,71 @@ def _fields(fields: Any) -> str | None:
 # --------------------------------------------------------------------------- predictions
 
 
+CATALOG_TTL = 600.0  # the TS SDK's PREFETCHED_MODEL_CACHE_TTL_MS: a model's entry is re-read after 10 minutes
+CATALOG_MAX = 64
+INFERENCE_ONLY = {"chat", "responses", "chat-completions", "embeddings", "embedding", "vision", "tools"}
+
+
+def catalog_entry(client: Any, model: str) -> Op:
+    """The model's catalog entry with its input schema, fetched once per client (10 minutes, 64 slugs), or
+    None when the lookup fails (the create then reports an unknown model in its own words)."""
+    cache = client._state.__dict__.setdefault("catalog", {})
+    hit = cache.get(model)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    try:
+        entry = yield from get_model(model, fields=["input_schema"])
+    except (E.NetworkError, E.APITimeoutError, E.ServerError, E.RateLimitError):
+        return None  # not an answer about the model: ask again next time
+    except E.SkytellsError:
+        entry = None
+    cache.pop(model, None)
+    cache[model] = (entry, time.monotonic() + CATALOG_TTL)
+    while len(cache) > CATALOG_MAX:
+        cache.pop(next(iter(cache)))
+    return entry
+
+
+def inference_only_call(entry: Model | None) -> str | None:
+    """The call that serves a model the predictions API does not (chat-only, embeddings-only), else None."""
+    if entry is None:
+        return None
+    caps = {str(c).lower() for c in entry.capabilities}
+    if caps and caps <= INFERENCE_ONLY and caps & {"embeddings", "embedding"} and not caps & {"chat", "responses"}:
+        return "client.embeddings.create(model=...) or client.embed(texts, model=...)"
+    if (entry.metadata or {}).get("openai_compatible") or (caps and caps <= INFERENCE_ONLY):
+        return "client.chat.completions.create(model=..., messages=[...]) or client.responses.create(model=..., input=...)"
+    return None
+
+
+def check_compatible(client: Any, model: str) -> Op:
+    """Refuse, before sending, a model that the catalog says the inference sub-APIs serve (TS SDK 1.0.5's
+    compatibilityCheck); return its entry."""
+    entry = yield from catalog_entry(client, model)
+    call = inference_only_call(entry)
+    if call is not None:
+        raise E.InvalidInputError(
+            f"model {model!r} is served by the inference API, not predictions: use {call}; nothing was sent "
+            "(pass compatibility_check=False to send it anyway)",
+            error_id="SDK_ERROR", details={"model": model, "type": entry.type, "capabilities": entry.capabilities})
+    return entry
+
+
 def prepare_input(client: Any, model: str, input: dict | None) -> Op:
     """Media objects (PIL, numpy, paths, bytes) in ``input`` as data URIs; the model's input schema is
     fetched (once per client) only when a value needs it (a path string, or a media object's size cap)."""
     input = dict(input or {})
     if not _media.needs_schema(input):
         return _media.coerce_input(input, None)
-    schemas = client._state.__dict__.setdefault("input_schemas", {})
-    if model not in schemas:
-        try:
-            schemas[model] = (yield from get_model(model, fields=["input_schema"])).input_schema
-        except E.SkytellsError:
-            schemas[model] = None  # the create call reports an unknown model in its own words
-    return _media.coerce_input(input, lambda: schemas[model])
+    entry = yield from catalog_entry(client, model)
+    return _media.coerce_input(input, lambda: entry.input_schema if entry is not None else None)
 
 
 def create_prediction(client: Any, model: str, input: dict | None, *, webhook: Any = None, stream: bool = False,
-                      await_: bool = False, timeout: float | None = None, **extra: Any) -> Op:
+                      await_: bool = False, timeout: float | None = None, compatibility_check: bool = True,
+                      **extra: Any) -> Op:
+    if compatibility_check:
+        yield from check_compatible(client, model)
     input = yield from prepare_input(client, model, input)
     body: dict[str, Any] = {"model": model, "input": input, **extra}
     if webhook is not None:
@@ -137,10 +195,16 @@ def get_prediction(client: Any, id: str) -> Op:
     return _prediction(client, body)
 
 
+def _check_page(page: Any, per_page: Any) -> None:
+    for name, value, hi in (("page", page, None), ("per_page", per_page, MAX_PER_PAGE)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi is not None and value > hi):
+            bounds = f"between 1 and {hi}" if hi else "an integer >= 1"
+            raise ValueError(f"{name} must be {bounds}, got {value!r}")
+
+
 def list_predictions(client: Any, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
                      until: Any = None, status: Any = None) -> Op:
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    _check_page(page, per_page)
     params = {"page": page, "per_page": per_page, "model": model, "from": _day(since), "to": _day(until),
               "status": str(status.value if isinstance(status, PredictionStatus) else status) if status else None}
     body = yield Call("GET", "/predictions", kind="predictions.list", params=params, model=model)
@@ -196,8 +260,20 @@ def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, 
     return bind(client, current)
 
 
+WAITS = ("poll", "await", "auto")
+
+
 def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
-        poll_interval: float = 0.5, **create_kw: Any) -> Op:
+        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True, **create_kw: Any) -> Op:
+    if wait not in WAITS:
+        raise ValueError(f"wait must be one of {', '.join(map(repr, WAITS))}, got {wait!r}")
+    if compatibility_check:
+        entry = yield from check_compatible(client, model)
+    else:
+        entry = (yield from catalog_entry(client, model)) if wait == "auto" else None
+    if wait == "await" or (wait == "auto" and entry is not None and entry.type == "image"):
+        # one round trip: the server answers when the prediction is done (TS SDK 1.0.5's autoAwait)
+        create_kw["await_"] = True
     input = yield from prepare_input(client, model, input)
     # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
     seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
@@ -209,7 +285,10 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
         hit = cached_prediction(client, model, input, identity)
         if hit is not None:
             return hit
-    prediction = yield from create_prediction(client, model, input, **create_kw)
+    if create_kw.get("await_"):
+        create_kw.setdefault("timeout", timeout)
+    prediction = yield from create_prediction(client, model, input, compatibility_check=False, **create_kw)
+    # an awaited create that came back unfinished (the server's await limit, a video model) is polled on
     prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)
@@ -249,6 +328,52 @@ def fetch_file(url: str, base_url: str) -> Op:
                 raise
             url = target
     raise AssertionError("unreachable")
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _file_name(url: str, index: int, data: bytes) -> str:
+    """A safe file name for an output: the URL's last path segment (no folders, no hidden names), else
+    ``output-<i>`` with an extension from the bytes."""
+    name = "" if url.startswith("data:") else unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    name = _UNSAFE_NAME.sub("_", name).strip("._")[:120]
+    if not name or "." not in name:
+        ext = mimetypes.guess_extension(_media.sniff_mime(data) or "") or ""
+        name = (name or f"output-{index}") + ext
+    return name
+
+
+def _free_path(folder: Path, name: str, data: bytes) -> Path:
+    """``folder/name``, or ``name-1``... when another file holds it; the same bytes already there are reused."""
+    path, stem, suffix, n = folder / name, Path(name).stem, Path(name).suffix, 0
+    while path.exists() and not (path.is_file() and path.read_bytes() == data):
+        n += 1
+        path = folder / f"{stem}-{n}{suffix}"
+    return path
+
+
+def download_outputs(client: Any, prediction: Prediction, folder: Any, progress: bool | None = None) -> Op:
+    """Save every output file of ``prediction`` under ``folder``; the paths, in output order."""
+    from tqdm.auto import tqdm
+
+    folder = Path(folder).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    urls = list(prediction.outputs)
+    show = progress if progress is not None else len(urls) > 3
+    paths = []
+    with tqdm(total=len(urls), unit="file", desc=f"download {prediction.id}", disable=not show) as bar:
+        for i, url in enumerate(urls):
+            if url.startswith("data:"):
+                data = base64.b64decode(url.split(",", 1)[1]) if ";base64," in url[:200] else \
+                    unquote(url.split(",", 1)[1]).encode()
+            else:
+                data = yield from fetch_file(url, client.base_url)
+            path = _free_path(folder, _file_name(url, i, data), data)
+            path.write_bytes(data)
+            paths.append(path)
+            bar.update()
+    return paths
 
 
 # --------------------------------------------------------------------------- inference (non-streaming)

@@ -30,9 +30,20 @@ class _Resource:
 
 
 class Models(_Resource):
-    def list(self, type: str | None = None, fields: Any = None):
-        """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas."""
-        return self._client._execute(ops.list_models(type, fields))
+    def list(self, type: str | None = None, fields: Any = None, page: int | None = None,
+             per_page: int | None = None):
+        """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas.
+
+        With ``page`` and/or ``per_page`` (<= 50, default 15), one :class:`ModelPage` (``.data``,
+        ``.has_next``), as ``predictions.list`` pages."""
+        return self._client._execute(ops.list_models(type, fields, page, per_page))
+
+    def iter(self, type: str | None = None, fields: Any = None, *, per_page: int = 50):
+        """Every model across all pages (an async iterator on AsyncSkytells)."""
+        def page_op(page: int):
+            return ops.list_models(type, fields, page, per_page)
+
+        return self._client._iterate_pages(page_op)
 
     def frame(self, type: str | None = None, *, schemas: bool = False):
         """The catalog as a pandas DataFrame (type, pricing, capabilities); awaitable on AsyncSkytells."""
@@ -49,10 +60,22 @@ class Models(_Resource):
 
 class Predictions(_Resource):
     def create(self, model: str, input: dict | None = None, *, webhook: Any = None, stream: bool = False,
-               await_: bool = False, **extra: Any):
-        """Start a prediction. Never blindly re-sent once it may have reached the server."""
+               await_: bool = False, compatibility_check: bool = True, **extra: Any):
+        """Start a prediction. Never blindly re-sent once it may have reached the server.
+
+        Args:
+            model: the model slug. A model the catalog lists as served by the inference API only (chat or
+                embeddings) is refused before anything is sent, naming the call to use (the TS SDK's
+                ``compatibilityCheck``); the catalog entry is read once per client and kept 10 minutes.
+            await_: sent as ``"await": true``: the server answers with the finished prediction (one round
+                trip; the read may take up to 600 s). The service ignores it for video models: check
+                ``p.is_terminal``.
+            stream: sent as ``"stream": true``; read progress with ``p.stream()``.
+            compatibility_check: False skips the catalog check (one GET per model per client).
+        """
         return self._client._execute(
-            ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_, **extra)
+            ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_,
+                                  compatibility_check=compatibility_check, **extra)
         )
 
     def get(self, id: str):
@@ -87,6 +110,15 @@ class Predictions(_Resource):
 
     def delete(self, id: str):
         return self._client._execute(ops.delete_prediction(id))
+
+    def stream(self, id_or_prediction: Any):
+        """The prediction's ``urls.stream`` as :class:`PredictionEvent` s (status, progress, log, output), ending
+        at a terminal prediction: a PredictionStream, on AsyncSkytells an awaitable AsyncPredictionStream
+        (``async for``). Best created with ``stream=True``; closing it early leaves the prediction running."""
+        from skytells_lab.api._prediction_stream import PredictionDecoder, stream_call
+
+        return self._client._open_stream(stream_call(self._client, id_or_prediction),
+                                         lambda: PredictionDecoder(self._client), "prediction")
 
     def wait(self, id_or_prediction: Any, timeout: float | None = None, poll_interval: float = 0.5):
         """Poll until terminal; at ``timeout`` raise WaitTimeout carrying the id (the prediction goes on)."""

@@ -232,6 +232,21 @@ class Prediction(_Wire):
     def cancel(self) -> Any:
         return self._bound().predictions.cancel(self.id)
 
+    def download(self, folder: Any = ".", *, progress: bool | None = None) -> Any:
+        """Save every output file under ``folder`` (created if needed) and return their paths, in output order.
+
+        The service purges outputs after its retention period: download what you keep. Names come from the
+        output URLs (made safe); a different file already holding a name gets ``-1``, ``-2``...; a progress
+        bar shows for more than three files (``progress=`` forces it on or off). Awaitable on AsyncSkytells."""
+        client = self._bound()
+        from skytells_lab.api._operations import download_outputs
+
+        return client._execute(download_outputs(client, self, folder, progress))
+
+    def stream(self) -> Any:
+        """Iterate this prediction's progress events (``client.predictions.stream(self)``)."""
+        return self._bound().predictions.stream(self)
+
     def images(self) -> Any:
         """The outputs as PIL images, fetched through the same client (auth only to the API's own host)."""
         return self._bound()._images(self)
@@ -254,21 +269,22 @@ class Prediction(_Wire):
     __str__ = __repr__
 
 
-class PredictionPage(_Wire):
-    data: list[Prediction] = Field(default_factory=list)
+class _Page(_Wire):
+    """One page of a list endpoint: ``data`` and the page fields, whatever shape the backend sent them in."""
+
     current_page: int = 1
     per_page: int | None = None
     total: int | None = None
     last_page: int | None = None
 
     @classmethod
-    def from_wire(cls, body: Any, *, page: int, per_page: int) -> PredictionPage:
+    def from_wire(cls, body: Any, *, page: int, per_page: int) -> Any:
         """Accept a bare array, ``{data, pagination}`` or Laravel-style top-level page fields."""
         if isinstance(body, list):
             return cls(data=body, current_page=page, per_page=per_page, raw={"data": body})
         if not isinstance(body, dict):
             return cls(current_page=page, per_page=per_page)
-        items = body.get("data") or body.get("predictions") or body.get("items") or []
+        items = body.get("data") or body.get("predictions") or body.get("models") or body.get("items") or []
         meta = body.get("pagination") or body.get("meta") or body
         fields = {k: meta.get(k) for k in ("current_page", "per_page", "total", "last_page") if isinstance(meta, dict)}
         fields = {k: v for k, v in fields.items() if isinstance(v, int)}
@@ -278,6 +294,7 @@ class PredictionPage(_Wire):
 
     @property
     def has_next(self) -> bool:
+        """Whether a later page holds more items."""
         if self.last_page is not None:
             return self.current_page < self.last_page
         if self.total is not None and self.per_page:
@@ -290,20 +307,47 @@ class PredictionPage(_Wire):
     def __len__(self) -> int:
         return len(self.data)
 
-    def __getitem__(self, index: int) -> Prediction:
+    def __getitem__(self, index: int) -> Any:
         return self.data[index]
+
+    def __repr__(self) -> str:
+        total = f" of {self.total}" if self.total is not None else ""
+        last = f"/{self.last_page}" if self.last_page is not None else ""
+        return f"{type(self).__name__}(page {self.current_page}{last}, {len(self.data)} items{total})"
+
+    __str__ = __repr__
+
+
+class PredictionPage(_Page):
+    data: list[Prediction] = Field(default_factory=list)
+
+    # declared here too, so the reference documents them on the public class
+    from_wire = _Page.__dict__["from_wire"]
+    has_next = _Page.__dict__["has_next"]
 
     def _repr_html_(self) -> str:
         from skytells_lab.notebook.display import page_html
 
         return page_html(self)
 
-    def __repr__(self) -> str:
-        total = f" of {self.total}" if self.total is not None else ""
-        last = f"/{self.last_page}" if self.last_page is not None else ""
-        return f"PredictionPage(page {self.current_page}{last}, {len(self.data)} items{total})"
 
-    __str__ = __repr__
+class ModelPage(_Page):
+    """One page of ``client.models.list(page=..., per_page=...)``."""
+
+    data: list[Model] = Field(default_factory=list)
+    has_next = _Page.__dict__["has_next"]
+
+    @classmethod
+    def from_wire(cls, body: Any, *, page: int, per_page: int) -> Any:
+        if isinstance(body, list):  # a backend that does not page models: the whole catalog, one page
+            return cls(data=body, current_page=1, per_page=len(body), total=len(body), last_page=1,
+                       raw={"data": body})
+        return super().from_wire(body, page=page, per_page=per_page)
+
+    def _repr_html_(self) -> str:
+        from skytells_lab.notebook.display import model_page_html
+
+        return model_page_html(self)
 
 
 # --------------------------------------------------------------------------- service status, observers

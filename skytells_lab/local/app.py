@@ -188,8 +188,18 @@ def create_app(state: ServerState) -> FastAPI:
 
     @api.get("/models", tags=["models"])
     async def list_models(request: Request):
-        fields = parse_fields(request.query_params.getlist("fields"))
-        return state.catalog.list(fields, request.query_params.get("type") or None)
+        params = request.query_params
+        models = state.catalog.list(parse_fields(params.getlist("fields")), params.get("type") or None)
+        if "page" not in params and "per_page" not in params:
+            return models  # the bare array the official SDKs parse
+        # paged as every list endpoint: {data, pagination}, per_page 15 by default, at most 50
+        from skytells_lab.local.predictions import DEFAULT_PER_PAGE, MAX_PER_PAGE, _int_param
+
+        page = _int_param(params, "page", 1, lo=1)
+        per_page = _int_param(params, "per_page", DEFAULT_PER_PAGE, lo=1, hi=MAX_PER_PAGE)
+        return {"data": models[(page - 1) * per_page: page * per_page],
+                "pagination": {"current_page": page, "per_page": per_page, "total": len(models),
+                               "last_page": max(1, -(-len(models) // per_page))}}
 
     @api.get("/models/{slug:path}", tags=["models"])
     @api.get("/model/{slug:path}", tags=["models"])

@@ -25,9 +25,11 @@ __all__ = [
     "is_media_uri",
     "media_html",
     "model_html",
+    "model_page_html",
     "page_html",
     "prediction_html",
     "response_html",
+    "safety_html",
     "show_images",
     "thumbnail_html",
 ]
@@ -358,6 +360,23 @@ def _safety_html(results: dict | None, title: str) -> str:
     return f'<div style="margin-top:4px"><span style="color:#57606a">{_e(title)}</span>{"".join(chips)}</div>'
 
 
+def safety_html(result: Any) -> str:
+    """A safety check or evaluation: passed or the failed categories, then each category's verdict."""
+    r = result
+    badge = _badge("passed", "#1a7f37") if r.passed else _badge("failed", "#cf222e")
+    failed = "".join(_chip(c) for c in r.failed_categories)
+    body = _rows([("input", _e(r.input) if r.input else ""), ("model", _e(r.model)), ("template", _e(r.template)),
+                  ("failed", failed)])
+    body += _safety_html(r.content_filter_results, "completion")
+    for prompt in r.prompt_filter_results or []:
+        body += _safety_html(prompt.get("content_filter_results"), f"prompt {prompt.get('prompt_index', 0)}")
+    if r.content_filter_results is None and not r.prompt_filter_results and r.details is not None:
+        body += _safety_html(r.details.choice, "merged")
+        for prompt in r.details.prompt:
+            body += _safety_html(prompt["results"], f"prompt {prompt.get('prompt_index', 0)}")
+    return _card(type(r).__name__, r.template, badge, body)
+
+
 def _usage_html(usage: Any) -> str:
     if usage is None:
         return ""
@@ -421,6 +440,24 @@ def page_html(page: Any) -> str:
             f'{"".join(rows)}</table>')
     secret = _secret_of(page.data[0]) if page.data else None
     return _card("PredictionPage", f"page {page.current_page}{last}", "", body, secret)
+
+
+def model_page_html(page: Any) -> str:
+    head = "".join(f'<th style="{_TH}">{h}</th>' for h in ("slug", "type", "price", "capabilities"))
+    rows = []
+    for m in page.data:
+        price = (f"{m.pricing.amount:g} {m.pricing.currency or ''}/{m.pricing.unit or '?'}"
+                 if m.pricing and m.pricing.amount is not None else "")
+        rows.append(f'<tr><td style="{_TD};font-family:ui-monospace,monospace;padding-right:10px">{_e(m.slug)}</td>'
+                    f'<td style="{_TD};padding-right:10px">{_e(m.type)}</td>'
+                    f'<td style="{_TD};padding-right:10px">{_e(price)}</td>'
+                    f'<td style="{_TD}">{"".join(_chip(c) for c in m.capabilities)}</td></tr>')
+    last = f"/{page.last_page}" if page.last_page is not None else ""
+    total = f", {page.total} in all" if page.total is not None else ""
+    body = (f'<div style="color:#57606a">{len(page.data)} models{_e(total)}</div>'
+            f'<table style="border-collapse:collapse;margin-top:4px;font-size:12px"><tr>{head}</tr>'
+            f'{"".join(rows)}</table>')
+    return _card("ModelPage", f"page {page.current_page}{last}", "", body)
 
 
 def error_html(error: Any) -> str:

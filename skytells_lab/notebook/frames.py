@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import html
+import inspect
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any, ClassVar
@@ -34,6 +35,7 @@ __all__ = [
     "predictions_frame_async",
     "provenance",
     "responses_frame",
+    "safety_frame",
 ]
 
 PREDICTION_COLUMNS = [
@@ -53,15 +55,22 @@ def _device(client: Any) -> str | None:
         return cached or None
     device = ""
     if getattr(client, "is_local", False):
-        try:
-            device = client.status().get("device") or ""
-        except Exception:  # noqa: BLE001 - provenance must never break a frame
-            device = ""
+        status = client.status()
+        if inspect.iscoroutine(status):  # an async client: the async frames ask first (_device_async)
+            status.close()
+            return None
+        device = status.get("device") or ""
     try:
         client._skytells_device = device
     except AttributeError:
         pass
     return device or None
+
+
+async def _device_async(client: Any) -> None:
+    """Ask an async client's backend for its device once, so the frame's provenance can name it."""
+    if getattr(client, "is_local", False) and getattr(client, "_skytells_device", None) is None:
+        client._skytells_device = (await client.status()).get("device") or ""
 
 
 def provenance(client: Any = None, **extra: Any) -> dict[str, Any]:
@@ -207,6 +216,7 @@ async def predictions_frame_async(client: Any, *, model: str | None = None, sinc
                                   status: Any = None, limit: int | None = None,
                                   per_page: int = 50) -> PredictionFrame:
     """:func:`predictions_frame` for an AsyncSkytells client."""
+    await _device_async(client)
     predictions = []
     async for p in client.predictions.iter(per_page=per_page, model=model, since=since, until=until,
                                            status=status):
@@ -236,6 +246,7 @@ def models_frame(client: Any, type: str | None = None, *, schemas: bool = False)
 
 async def models_frame_async(client: Any, type: str | None = None, *, schemas: bool = False) -> pd.DataFrame:
     fields = ["input_schema", "output_schema"] if schemas else None
+    await _device_async(client)
     return _models_frame(client, await client.models.list(type=type, fields=fields), type, schemas)
 
 
@@ -263,6 +274,18 @@ def _models_frame(client: Any, models: list, type: str | None, schemas: bool) ->
     df["billable"] = df["billable"].astype("boolean")
     df["openai_compatible"] = df["openai_compatible"].astype(bool)
     return _stamp(df, "models", client, type=type)
+
+
+# --------------------------------------------------------------------------- safety checks
+
+
+def safety_frame(results: Iterable[Any], client: Any = None) -> pd.DataFrame:
+    """One row per safety result: input, passed, failed_categories, template, model, severity_<category>."""
+    rows = [r.to_record() for r in results]
+    df = pd.DataFrame(rows, columns=list(dict.fromkeys(
+        ["input", "passed", "failed_categories", "template", "model", *(k for r in rows for k in r)])))
+    df["passed"] = df["passed"].astype(bool)
+    return _stamp(df, "safety", client)
 
 
 # --------------------------------------------------------------------------- chat and responses

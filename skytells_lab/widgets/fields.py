@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import math
 import random
 import re
 from collections.abc import Callable
@@ -241,8 +242,29 @@ class NumberField(Field):
         box = widgets.IntText if integer else widgets.FloatText
         return box(value=default if default is not None else 0, layout=widgets.Layout(width="160px"))
 
+    _asked: Any = None  # a value set from code that the slider could not show (it would clamp it)
+
+    def _write(self, value: Any) -> None:
+        self._asked = None
+        slider = isinstance(self.control, (widgets.IntSlider, widgets.FloatSlider))
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        # NaN is never within bounds either: _read names it
+        if slider and number and not (self.control.min <= value <= self.control.max):
+            self._asked = value
+            if math.isfinite(value):  # the slider shows the nearest end; the field keeps what was asked
+                self.control.value = type(self.control.value)(min(max(value, self.control.min), self.control.max))
+            return
+        self.control.value = value
+
+    def _on_change(self, change=None) -> None:
+        if change is not None and not self._quiet:
+            self._asked = None  # the user moved the slider: its value is the field's again
+        super()._on_change(change)
+
     def _read(self):
-        value = self.control.value
+        value = self.control.value if self._asked is None else self._asked
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"must be a finite number, got {value}")
         return int(value) if self.spec.kind in ("integer", "seed") else float(value)
 
     def _empty(self):

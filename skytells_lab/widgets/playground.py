@@ -70,6 +70,8 @@ class Playground(StaticFallback, widgets.VBox):
         self._rows: list[dict] = []
         self._thread: threading.Thread | None = None
         self._cancel = threading.Event()
+        self._stream: Any = None  # the open prediction stream, closed by Cancel
+        self.progress_source: str | None = None  # how the last prediction's progress arrived: stream | poll
         self._schemas: dict[str, dict] = {}
         self.picker = ModelPicker(client, type=type, value=model, models=_catalog(client))
         self.form_box = widgets.VBox()
@@ -129,6 +131,9 @@ class Playground(StaticFallback, widgets.VBox):
             self._cancel.set()
             self.cancel_button.disabled = True
             self.status.value = render.status_html("cancelling")
+            stream = self._stream
+            if stream is not None:  # wakes the worker blocked on the stream; it then sends the cancel
+                stream.close()
 
     def wait(self, timeout: float | None = None) -> Any:
         """Block until the current run ends (for scripts and tests); returns `.last`."""
@@ -196,8 +201,11 @@ class Playground(StaticFallback, widgets.VBox):
 
     def _predict(self, model: Any, inputs: dict, row: dict) -> None:
         client = self.client
-        prediction = client.predictions.create(model.slug, inputs)
+        prediction = client.predictions.create(model.slug, inputs, stream=True)
         row["prediction_id"] = self.current_id = prediction.id
+        self.progress_source = "poll"
+        if prediction.urls.get("stream") and not prediction.is_terminal and not self._cancel.is_set():
+            prediction = self._follow_stream(prediction)
         cancel_sent = False
         while not prediction.is_terminal:
             self._show_progress(prediction)
@@ -217,6 +225,26 @@ class Playground(StaticFallback, widgets.VBox):
         elif status == "failed":
             failure = RuntimeError(prediction.error or "the prediction failed")
             self.output.value = render.error_card(failure, title=f"{model.slug} failed")
+
+    def _follow_stream(self, prediction: Any) -> Any:
+        """Live progress from the prediction's stream; polling takes over if it breaks, ends early or is
+        closed by Cancel (a backend whose stream URL answers JSON gives one event)."""
+        try:
+            self._stream = stream = self.client.predictions.stream(prediction)
+            try:
+                for event in stream:
+                    if event.prediction is not None:
+                        prediction = event.prediction
+                        self.progress_source = "stream"
+                        self._show_progress(prediction)
+                    if self._cancel.is_set():
+                        break
+            finally:
+                self._stream = None
+                stream.close()
+        except Exception:  # noqa: BLE001, S110 - a cut or closed stream: the poll loop carries on from here
+            pass
+        return prediction
 
     def _show_progress(self, prediction: Any) -> None:
         progress = prediction.metrics.progress

@@ -128,6 +128,9 @@ class FakeService:
 
     def chat(self, req):
         body = req.json()
+        self.last_chat = body
+        if body.get("model") == "deepbrain-router":
+            return Reply.json(safety_completion(body))
         words = ["Hello", " from", " the", " fake"]
         if body.get("stream"):
             chunks = [{"id": "c1", "object": "chat.completion.chunk", "model": body["model"],
@@ -149,6 +152,30 @@ def chat_completion(model: str, text: str) -> dict:
                          "content_filter_results": filters}],
             "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": filters}],
             "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
+
+
+# what the fake safety model says about a text: a word in it sets a category's verdict
+SAFETY_WORDS = {"rage": ("violence", True, "high"), "snub": ("hate", False, "low"),
+                "flirt": ("sexual", False, "medium")}
+
+
+def safety_completion(body: dict) -> dict:
+    """Severities and filtered categories the local classifier cannot produce on demand."""
+    content = body["messages"][0]["content"]
+    text = content if isinstance(content, str) else " ".join(
+        p.get("text", "") if p.get("type") == "text" else p["image_url"]["url"][:40] for p in content)
+    results = {k: {"filtered": False, "severity": "safe"} for k in ("hate", "self_harm", "sexual", "violence")}
+    for word, (category, filtered, severity) in SAFETY_WORDS.items():
+        if word in text:
+            results[category] = {"filtered": filtered, "severity": severity}
+    if "data:image/png" in text:
+        results["sexual"] = {"filtered": True, "severity": "high"}
+    completion = chat_completion(body["model"], "ok")
+    completion["choices"][0]["content_filter_results"] = results
+    completion["prompt_filter_results"][0]["content_filter_results"] = {
+        **{k: {"filtered": False, "severity": "safe"} for k in results},
+        "jailbreak": {"filtered": "ignore previous" in text, "detected": "ignore previous" in text}}
+    return completion
 
 
 ID_RE = re.compile(r"pred-\d+")

@@ -35,7 +35,9 @@ def test_a_definite_4xx_from_the_real_server_never_says_it_may_have_reached(loca
     err = info.value
     assert err.http_status is not None and 400 <= err.http_status < 500, err
     _says_nothing_about_reaching(err)
-    assert sum(proxy.counts.values()) == 1  # and it was not re-sent
+    # and it was not re-sent (a create first reads the model's catalog entry: the compatibility check)
+    sent = {key: n for key, n in proxy.counts.items() if not (key[0] == "GET" and "/models/" in key[1])}
+    assert sum(sent.values()) == 1
 
 
 @pytest.mark.parametrize("fault", [Fault.status(402), Fault.status(403), Fault.status(409), Fault.status(413),

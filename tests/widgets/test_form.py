@@ -198,3 +198,19 @@ def test_upload_larger_than_the_field_allows_is_refused_inline():
     form.fields["image"].upload.value = (upload_item(buf.getvalue()),)
     assert "larger" in form.errors["image"] or "limit" in form.errors["image"]
     assert "sl-error" in form.fields["image"].message.value and "image" not in form.value
+
+
+def test_a_value_set_from_code_out_of_range_is_said_not_clamped():
+    from skytells_lab.widgets.form import InputForm
+
+    schema = {"type": "object", "properties": {
+        "steps": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10},
+        "guidance": {"type": "number", "minimum": 0, "maximum": 2}}}
+    form = InputForm(schema=schema)
+    form.value = {"steps": 500, "guidance": float("nan")}
+    assert form.value["steps"] == 500  # kept as asked, not 50
+    assert form.errors == {"steps": "must be at most 50", "guidance": "must be a finite number, got nan"}
+    assert "must be at most 50" in form.fields["steps"].message.value  # shown inline
+    assert form.fields["steps"].control.value == 50  # the slider shows the nearest end
+    form.fields["steps"].control.value = 20  # the user moves it: its value counts again
+    assert form.value["steps"] == 20 and "steps" not in form.errors

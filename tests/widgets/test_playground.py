@@ -38,6 +38,24 @@ def test_image_run_shows_the_picture_and_lands_in_history(client, thread_errors)
     assert thread_errors == []
 
 
+def test_image_run_shows_live_progress_from_the_stream(client, thread_errors):
+    pg = Playground(client, model="digits-diffusion")
+    seen: list[float] = []
+    pg.progress.observe(lambda change: seen.append(change["new"]), names="value")
+    pg.form.value = {"prompt": "a two", "num_inference_steps": 60, "width": 32, "height": 32}
+    kinds = []
+    observer = client.add_observer(lambda record: kinds.append(record.kind))
+    try:
+        pg.run_button.click()
+        pg.wait(120)
+    finally:
+        client.remove_observer(observer)
+    assert pg.history.iloc[-1]["status"] == "succeeded" and pg.progress_source == "stream"
+    assert any(0 < v < 100 for v in seen) and seen == sorted(seen)  # intermediate steps, in order
+    assert "predictions.stream" in kinds and "predictions.get" not in kinds  # no polling
+    assert thread_errors == []
+
+
 def test_invalid_form_is_not_sent(client):
     pg = Playground(client, model="digits-diffusion")
     assert pg.run() is None  # prompt is required and empty
