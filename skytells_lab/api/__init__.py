@@ -19,6 +19,7 @@ from skytells_lab.api._inference_types import (
     Usage,
     accumulate_chunks,
 )
+from skytells_lab.api._resources import Chat, ChatCompletions, Embeddings, Models, Predictions, Responses
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._status import PredictionStatus, normalize_status
 from skytells_lab.api._types import BackendStatus, CallRecord, Model, Prediction, PredictionPage, WebhookEvent
@@ -53,15 +54,19 @@ __all__ = [
     "BackendStatus",
     "BudgetExceeded",
     "CallRecord",
+    "Chat",
     "ChatCompletion",
     "ChatCompletionChunk",
+    "ChatCompletions",
     "ChatStream",
     "ConfigurationError",
     "Embedding",
     "EmbeddingResponse",
+    "Embeddings",
     "InvalidInputError",
     "InvalidJSONError",
     "Model",
+    "Models",
     "NetworkError",
     "NotFoundError",
     "PaymentRequiredError",
@@ -70,10 +75,12 @@ __all__ = [
     "PredictionFailed",
     "PredictionPage",
     "PredictionStatus",
+    "Predictions",
     "RateLimitError",
     "Response",
     "ResponseEvent",
     "ResponseStream",
+    "Responses",
     "RetryPolicy",
     "ServerError",
     "Skytells",

@@ -30,6 +30,8 @@ class _Resource:
 
 
 class Models(_Resource):
+    """``client.models``: the model catalog. On ``AsyncSkytells`` every method returns an awaitable."""
+
     def list(self, type: str | None = None, fields: Any = None):
         """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas."""
         return self._client._execute(ops.list_models(type, fields))
@@ -48,14 +50,29 @@ class Models(_Resource):
 
 
 class Predictions(_Resource):
+    """``client.predictions``: create, read, list, wait for, cancel and delete predictions.
+
+    On ``AsyncSkytells`` every method returns an awaitable (``iter`` an async iterator)."""
+
     def create(self, model: str, input: dict | None = None, *, webhook: Any = None, stream: bool = False,
                await_: bool = False, **extra: Any):
-        """Start a prediction. Never blindly re-sent once it may have reached the server."""
+        """Start a prediction of ``model`` on ``input`` and return it (usually still ``pending``).
+
+        Args:
+            model: the model slug, e.g. ``client.default_image_model``.
+            input: the model's inputs; media values (PIL images, arrays, paths, bytes) become data URIs.
+            webhook: a URL, or ``{"url": ..., "events": [...]}``, to notify on status changes.
+            stream: ask for a progress stream; the prediction's ``urls["stream"]`` serves it.
+            await_: sent as ``"await": true``: the server answers when the prediction is terminal.
+            **extra: other body fields, sent as they are.
+
+        A create is never blindly re-sent once it may have reached the server (no duplicate charge)."""
         return self._client._execute(
             ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_, **extra)
         )
 
     def get(self, id: str):
+        """The prediction with this id, as the server has it now."""
         return self._client._execute(ops.get_prediction(self._client, id))
 
     def list(self, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
@@ -83,9 +100,11 @@ class Predictions(_Resource):
                   per_page=per_page)
 
     def cancel(self, id: str):
+        """Stop a running prediction; returns it (``canceled`` unless it had already finished)."""
         return self._client._execute(ops.cancel_prediction(self._client, id))
 
     def delete(self, id: str):
+        """Delete a prediction and its stored outputs."""
         return self._client._execute(ops.delete_prediction(id))
 
     def wait(self, id_or_prediction: Any, timeout: float | None = None, poll_interval: float = 0.5):
@@ -94,6 +113,8 @@ class Predictions(_Resource):
 
 
 class ChatCompletions(_Resource):
+    """``client.chat.completions``: OpenAI-compatible chat (``await`` it on ``AsyncSkytells``)."""
+
     def create(self, *, model: str | None = None, messages: list, stream: bool = False, **params: Any):
         """A ChatCompletion, or with ``stream=True`` a ChatStream of chunks (``.text``, ``.final()``)."""
         model = model or self._client.default_chat_model
@@ -106,12 +127,17 @@ class ChatCompletions(_Resource):
 
 
 class Chat(_Resource):
+    """``client.chat``: holds ``completions``."""
+
     @property
     def completions(self) -> ChatCompletions:
+        """The chat completions resource (``client.chat.completions.create(...)``)."""
         return ChatCompletions(self._client)
 
 
 class Responses(_Resource):
+    """``client.responses``: the Responses API (``await`` it on ``AsyncSkytells``)."""
+
     def create(self, *, model: str | None = None, input: Any, stream: bool = False, **params: Any):
         """A Response, or with ``stream=True`` a ResponseStream of typed events (``.type``)."""
         model = model or self._client.default_chat_model
@@ -124,6 +150,8 @@ class Responses(_Resource):
 
 
 class Embeddings(_Resource):
+    """``client.embeddings``: one embeddings request; ``client.embed`` batches many texts."""
+
     def create(self, *, model: str | None = None, input: Any, encoding_format: str = "base64",
                dimensions: int | None = None, **params: Any):
         """An EmbeddingResponse; ``.vectors`` is float32 (n, d) for float and base64 encodings alike.
