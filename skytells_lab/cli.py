@@ -100,10 +100,15 @@ def _lab(args: argparse.Namespace) -> int:
 
 
 def _tour(args: argparse.Namespace) -> int:
-    from skytells_lab.notebook.tour import run_notebook
+    from skytells_lab.notebook.tour import NotebookFailed, run_notebook
 
     notebook = Path(args.notebook) if args.notebook else _notebooks_dir() / "01-quickstart.ipynb"
-    html = run_notebook(notebook, Path(args.output), timeout=args.timeout)
+    try:
+        html = run_notebook(notebook, Path(args.output), timeout=args.timeout)
+    except NotebookFailed as failed:
+        print(f"skytells-lab tour: {failed}", file=sys.stderr)
+        print(f"skytells-lab tour: the outputs up to that cell are in {args.output}", file=sys.stderr)
+        return 1
     print(f"executed {notebook.name} -> {html}")
     return 0
 
