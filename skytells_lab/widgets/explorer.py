@@ -286,8 +286,8 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
             return
         preview = self.selected.head(10)
         self.info.value = (f"<b>{n:,} selected</b> <span style='color:#666'>(explorer.selected)</span>"
-                           + preview.to_html(classes="sl-explorer-table", max_cols=8,
-                                             float_format=lambda v: f"{v:.3f}"))
+                           + render.frame_html(preview, css_class="sl-explorer-table", max_cols=8,
+                                               float_format=lambda v: f"{v:.3f}"))
 
     def __repr__(self) -> str:
         return f"EmbeddingExplorer({self.space!r}, selected={len(self.selection)})"
