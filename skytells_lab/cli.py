@@ -148,8 +148,8 @@ def _session(args: argparse.Namespace) -> int:
     """Start the session server in the background and print the shell lines that point kernels at it."""
     import shlex
 
-    _, env = start_session_server(device=args.device, data_dir=args.data_dir, port=args.port)
-    for name, value in env.items():
+    process, env = start_session_server(device=args.device, data_dir=args.data_dir, port=args.port)
+    for name, value in {**env, "SKYTELLS_LAB_SESSION_PID": str(process.pid)}.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
 
