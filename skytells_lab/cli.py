@@ -136,6 +136,7 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
 
 
 def stop_session_server(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Stop a server `start_session_server` started (SIGTERM, then SIGKILL after `timeout` seconds)."""
     process.terminate()
     try:
         process.wait(timeout)

@@ -70,3 +70,11 @@ def test_notebook_outputs_look_right(notebook, executed_notebooks):  # noqa: F81
             if output["output_type"] == "stream" and output["name"] == "stderr":
                 assert not WARNING_LINE.search(output["text"]), (
                     f"{notebook.name} cell {number} shows a warning:\n{output['text'][:2000]}")
+
+
+@pytest.mark.parametrize("name", ["01", "02", "03", "05", "07"])
+def test_tutorial_states_its_runtime_on_two_cores(name):
+    (notebook,) = [p for p in NOTEBOOKS if p.name.startswith(name + "-")]
+    first = json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]
+    assert first["cell_type"] == "markdown"
+    assert re.search(r"\*\*Runtime:\*\* about .+ on two CPU cores", "".join(first["source"])), notebook.name
