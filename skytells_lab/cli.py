@@ -1,4 +1,4 @@
-"""The `skytells-lab` command: serve | prepare | models | run | lab | tour."""
+"""The `skytells-lab` command: serve | prepare | models | run | session | lab | tour."""
 
 from __future__ import annotations
 
@@ -151,16 +151,90 @@ def lab_settings_dir() -> Path:
     return copy
 
 
-def _lab(args: argparse.Namespace) -> int:
-    from skytells_lab.local import start_server
+def _free_port() -> int:
+    import socket
 
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | None = None, port: int = 0,
+                         timeout: float = 120.0) -> tuple[subprocess.Popen, dict[str, str]]:
+    """One embedded server for a whole Jupyter session, as a background `skytells-lab serve` process.
+
+    Returns the process and the environment every kernel of the session needs: ``SKYTELLS_BASE_URL`` (so
+    ``sl.connect()`` uses this server and the models load once, not per kernel) and
+    ``SKYTELLS_WEBHOOK_SECRET`` (the server's webhook signing secret, so a kernel's ``WebhookInbox``
+    verifies its deliveries). `skytells-lab lab` and Binder's ``binder/start`` (through
+    `skytells-lab session`) both start the session this way.
+    """
+    import time
+
+    import httpx
+
+    from skytells_lab.local.config import default_data_dir
+
+    folder = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    port = port or _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
+    log = open(folder / "session-server.log", "ab")  # noqa: SIM115 - handed to the process, closed below
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "skytells_lab.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--device", device, "--data-dir", str(folder)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    finally:
+        log.close()
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise SystemExit(f"skytells-lab: the session server exited ({process.returncode}); see "
+                             f"{folder / 'session-server.log'}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise SystemExit(f"skytells-lab: the session server did not answer at {url} in {timeout:g} s")
+        time.sleep(0.2)
+    # started without an api key or a configured secret, the server signs with the secret it keeps here
+    secret = (folder / "webhook_secret").read_text().strip()
+    return process, {"SKYTELLS_BASE_URL": url, "SKYTELLS_WEBHOOK_SECRET": secret}
+
+
+def stop_session_server(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Stop a server `start_session_server` started (SIGTERM, then SIGKILL after `timeout` seconds)."""
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _session(args: argparse.Namespace) -> int:
+    """Start the session server in the background and print the shell lines that point kernels at it."""
+    import shlex
+
+    process, env = start_session_server(device=args.device, data_dir=args.data_dir, port=args.port)
+    for name, value in {**env, "SKYTELLS_LAB_SESSION_PID": str(process.pid)}.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     server = None
-    if not env.get("SKYTELLS_API_KEY"):
+    if not env.get("SKYTELLS_API_KEY") and not env.get("SKYTELLS_BASE_URL"):
         # One embedded server for every kernel the lab starts: models load once.
-        server = start_server(device=args.device, data_dir=args.data_dir)
-        env["SKYTELLS_BASE_URL"] = server.url
-        print(f"embedded Skytells server at {server.url}")
+        server, session_env = start_session_server(device=args.device, data_dir=args.data_dir)
+        env.update(session_env)
+        print(f"embedded Skytells server at {session_env['SKYTELLS_BASE_URL']}")
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={_notebooks_dir()}", f"--port={args.port}",
            f"--LabApp.app_settings_dir={lab_settings_dir()}"]
     if os.geteuid() == 0:
@@ -169,14 +243,19 @@ def _lab(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env=env)
     finally:
         if server is not None:
-            server.stop()
+            stop_session_server(server)
 
 
 def _tour(args: argparse.Namespace) -> int:
-    from skytells_lab.notebook.tour import run_notebook
+    from skytells_lab.notebook.tour import NotebookFailed, run_notebook
 
     notebook = Path(args.notebook) if args.notebook else _notebooks_dir() / "01-quickstart.ipynb"
-    html = run_notebook(notebook, Path(args.output), timeout=args.timeout)
+    try:
+        html = run_notebook(notebook, Path(args.output), timeout=args.timeout)
+    except NotebookFailed as failed:
+        print(f"skytells-lab tour: {failed}", file=sys.stderr)
+        print(f"skytells-lab tour: the outputs up to that cell are in {args.output}", file=sys.stderr)
+        return 1
     print(f"executed {notebook.name} -> {html}")
     return 0
 
@@ -221,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     lab.add_argument("--data-dir", default=None)
     lab.set_defaults(func=_lab)
+
+    session = sub.add_parser("session", help="start the embedded server for a Jupyter session in the background "
+                             "and print `export` lines for its kernels (binder/start evals them)")
+    session.add_argument("--port", type=int, default=0, help="0: a free port")
+    session.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    session.add_argument("--data-dir", default=None)
+    session.set_defaults(func=_session)
 
     tour = sub.add_parser("tour", help="run the quickstart headless and write an executed HTML copy")
     tour.add_argument("--notebook", default=None, help="another notebook to run instead of the quickstart")

@@ -62,7 +62,7 @@ class _Executions:
 def _execute(path: Path, folder: Path, server_url: str) -> Execution:
     import nbformat
 
-    from skytells_lab.notebook.tour import execute_notebook
+    from skytells_lab.notebook.tour import NotebookFailed, execute_notebook
 
     # The tutorials run with no key, on the session's embedded local server: `sl.connect()` in a kernel
     # finds it through SKYTELLS_BASE_URL (as under `skytells-lab lab`), so the models load once, not per kernel.
@@ -73,7 +73,10 @@ def _execute(path: Path, folder: Path, server_url: str) -> Execution:
     error = None
     try:
         notebook = execute_notebook(path, timeout=CELL_TIMEOUT)
-    except Exception as exc:  # CellExecutionError, DeadKernelError, timeouts: all reported by the test
+    except NotebookFailed as exc:  # a cell raised, the kernel died or timed out: reported by the test
+        error = f"{exc}\n{exc.error}"
+        notebook = exc.notebook
+    except Exception as exc:  # noqa: BLE001 - the kernel did not start: reported by the test too
         error = "".join(traceback.format_exception_only(type(exc), exc))
         notebook = nbformat.read(path, as_version=4)
     finally:

@@ -7,7 +7,9 @@ executed copies into the docs site.
 from __future__ import annotations
 
 import json
+import re
 
+import nbformat
 import pytest
 from notebooks_support import NOTEBOOKS, executed_notebooks, leaked_keys  # noqa: F401  (fixture)
 
@@ -43,3 +45,42 @@ def test_every_tutorial_is_numbered():
     assert NOTEBOOKS, "no notebooks/*.ipynb"
     for notebook in NOTEBOOKS:
         assert notebook.name[:2].isdigit() and notebook.name[2] == "-", notebook.name
+
+
+# what a model library prints while loading or saving weights: never part of a tutorial's output
+LIBRARY_BARS = ("Loading weights", "Writing model shards", "Loading checkpoint shards", "Loading pipeline components",
+                "Fetching ")
+WARNING_LINE = re.compile(r"^\S*Warning: |^WARNING", re.MULTILINE)
+
+
+# 06 loads a SentenceTransformer in a cell of its own (not through a runner), which shows transformers'
+# "Loading weights" bar: strict, so this marker must go when the notebook is fixed
+_LOOK = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="06 cell 11 shows a library's bar"))
+         if p.name.startswith("06-") else p for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", _LOOK, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_outputs_look_right(notebook, executed_notebooks):  # noqa: F811
+    """One stream block per cell and stream (a streamed reply is not one block per chunk), no library
+    progress bars, no warnings."""
+    execution = executed_notebooks.get(notebook)
+    copy = nbformat.read(execution.copy, as_version=4)
+    for number, cell in enumerate(copy.cells, start=1):
+        outputs = cell.get("outputs", [])
+        names = [o["name"] for o in outputs if o["output_type"] == "stream"]
+        assert len(names) == len(set(names)), f"{notebook.name} cell {number}: {len(names)} stream blocks"
+        for output in outputs:
+            text = json.dumps(output).replace("\\u2007", " ").replace("\\/", "/")
+            for bar in LIBRARY_BARS:
+                assert bar not in text, f"{notebook.name} cell {number} shows a library's bar: {bar!r}"
+            if output["output_type"] == "stream" and output["name"] == "stderr":
+                assert not WARNING_LINE.search(output["text"]), (
+                    f"{notebook.name} cell {number} shows a warning:\n{output['text'][:2000]}")
+
+
+@pytest.mark.parametrize("name", ["01", "02", "03", "05", "07"])
+def test_tutorial_states_its_runtime_on_two_cores(name):
+    (notebook,) = [p for p in NOTEBOOKS if p.name.startswith(name + "-")]
+    first = json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]
+    assert first["cell_type"] == "markdown"
+    assert re.search(r"\*\*Runtime:\*\* about .+ on two CPU cores", "".join(first["source"])), notebook.name

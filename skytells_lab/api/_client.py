@@ -41,22 +41,27 @@ _STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream,
 class _Namespaces:
     @property
     def models(self) -> Models:
+        """The model catalog: ``list``, ``get``, ``frame``."""
         return Models(self)
 
     @property
     def predictions(self) -> Predictions:
+        """Predictions: ``create``, ``get``, ``list``, ``iter``, ``wait``, ``cancel``, ``delete``, ``frame``."""
         return Predictions(self)
 
     @property
     def chat(self) -> Chat:
+        """Chat: ``chat.completions.create(...)``."""
         return Chat(self)
 
     @property
     def responses(self) -> Responses:
+        """The Responses API: ``responses.create(...)``."""
         return Responses(self)
 
     @property
     def embeddings(self) -> Embeddings:
+        """Embeddings: ``embeddings.create(...)``; ``embed(texts)`` batches many."""
         return Embeddings(self)
 
     @property
@@ -190,6 +195,7 @@ class Skytells(_Namespaces, BaseClient):
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
+        """Close the connection pool (unless it was passed in as ``http_client``)."""
         if self._owns_http:
             self._http.close()
 
@@ -299,20 +305,23 @@ class AsyncSkytells(_Namespaces, BaseClient):
 
     async def run(self, model: str, input: dict | None = None, *, timeout: float | None = None, wait: str = "poll",
                   **create_kw: Any):
-        """:meth:`Skytells.run`, awaitable."""
+        """Create a prediction and wait for it; raise PredictionFailed (carrying it) unless it succeeded."""
         return await self._execute(ops.run(self, model, input, timeout=timeout, wait=wait, **create_kw))
 
     async def status(self):
+        """The backend's health: ``BackendStatus(reachable, version, local, device, ...)``; never raises."""
         return await self._execute(ops.backend_status(self))
 
     async def embed(self, texts: Iterable[str] | str, model: str | None = None, *, batch_size: int = 256,
                     concurrency: int = 4, dimensions: int | None = None, progress: bool | None = None):
+        """float32 ndarray (n, d) in input order: batched, ``concurrency`` requests at a time."""
         from skytells_lab.api._embed import embed_async
 
         return await embed_async(self, texts, model, batch_size=batch_size, concurrency=concurrency,
                                  dimensions=dimensions, progress=progress)
 
     async def close(self) -> None:
+        """Close the connection pool (unless it was passed in as ``http_client``); ``aclose`` is the same."""
         if self._owns_http:
             await self._http.aclose()
 

@@ -224,10 +224,12 @@ class BaseClient:
     # ------------------------------------------------------------------ configuration
     @property
     def max_retries(self) -> int:
+        """How many times a failed call is retried (connection errors, timeouts, 408, 429, 5xx)."""
         return self._retry.max_retries
 
     @property
     def is_local(self) -> bool:
+        """True when the base URL is a loopback address (the embedded server), unless set by ``local=``."""
         return self._local if self._local is not None else is_loopback(self.base_url)
 
     @property
@@ -237,10 +239,12 @@ class BaseClient:
 
     @property
     def default_embedding_model(self) -> str:
+        """The embedding model tutorials use: a local one on the embedded server, else the service's."""
         return "all-minilm-l6-v2" if self.is_local else "skytells-embed-3-small"
 
     @property
     def default_chat_model(self) -> str:
+        """The chat model tutorials use: a local one on the embedded server, else the service's."""
         return "smollm2-135m-instruct" if self.is_local else "deepbrain-router"
 
     @property
@@ -265,6 +269,7 @@ class BaseClient:
 
     @property
     def default_image_model(self) -> str:
+        """The image model tutorials use: a local one on the embedded server, else the service's."""
         return "digits-diffusion" if self.is_local else "truefusion"
 
     # ------------------------------------------------------------------ notebook layer (skytells_lab.notebook)
@@ -302,6 +307,7 @@ class BaseClient:
         return fn
 
     def remove_observer(self, fn: Callable[[CallRecord], None]) -> None:
+        """Stop calling ``fn`` after API calls (nothing happens if it was not registered)."""
         with self._state.lock:
             if fn in self._state.observers:
                 self._state.observers.remove(fn)

@@ -30,6 +30,8 @@ class _Resource:
 
 
 class Models(_Resource):
+    """``client.models``: the model catalog. On ``AsyncSkytells`` every method returns an awaitable."""
+
     def list(self, type: str | None = None, fields: Any = None, page: int | None = None,
              per_page: int | None = None):
         """All models (``type="image"`` etc. filters); ``fields=["input_schema", "output_schema"]`` adds schemas.
@@ -59,26 +61,36 @@ class Models(_Resource):
 
 
 class Predictions(_Resource):
+    """``client.predictions``: create, read, list, wait for, cancel and delete predictions.
+
+    On ``AsyncSkytells`` every method returns an awaitable (``iter`` an async iterator)."""
+
     def create(self, model: str, input: dict | None = None, *, webhook: Any = None, stream: bool = False,
                await_: bool = False, compatibility_check: bool = True, **extra: Any):
-        """Start a prediction. Never blindly re-sent once it may have reached the server.
+        """Start a prediction of ``model`` on ``input`` and return it (usually still ``pending``).
 
         Args:
-            model: the model slug. A model the catalog lists as served by the inference API only (chat or
-                embeddings) is refused before anything is sent, naming the call to use (the TS SDK's
-                ``compatibilityCheck``); the catalog entry is read once per client and kept 10 minutes.
+            model: the model slug, e.g. ``client.default_image_model``. A model the catalog lists as served
+                by the inference API only (chat or embeddings) is refused before anything is sent, naming
+                the call to use (the TS SDK's ``compatibilityCheck``); the catalog entry is read once per
+                client and kept 10 minutes.
+            input: the model's inputs; media values (PIL images, arrays, paths, bytes) become data URIs.
+            webhook: a URL, or ``{"url": ..., "events": [...]}``, to notify on status changes.
+            stream: sent as ``"stream": true``; read progress with ``p.stream()`` (``urls["stream"]``).
             await_: sent as ``"await": true``: the server answers with the finished prediction (one round
                 trip; the read may take up to 600 s). The service ignores it for video models: check
                 ``p.is_terminal``.
-            stream: sent as ``"stream": true``; read progress with ``p.stream()``.
             compatibility_check: False skips the catalog check (one GET per model per client).
-        """
+            **extra: other body fields, sent as they are.
+
+        A create is never blindly re-sent once it may have reached the server (no duplicate charge)."""
         return self._client._execute(
             ops.create_prediction(self._client, model, input, webhook=webhook, stream=stream, await_=await_,
                                   compatibility_check=compatibility_check, **extra)
         )
 
     def get(self, id: str):
+        """The prediction with this id, as the server has it now."""
         return self._client._execute(ops.get_prediction(self._client, id))
 
     def list(self, page: int = 1, per_page: int = 15, model: str | None = None, since: Any = None,
@@ -106,9 +118,11 @@ class Predictions(_Resource):
                   per_page=per_page)
 
     def cancel(self, id: str):
+        """Stop a running prediction; returns it (``canceled`` unless it had already finished)."""
         return self._client._execute(ops.cancel_prediction(self._client, id))
 
     def delete(self, id: str):
+        """Delete a prediction and its stored outputs."""
         return self._client._execute(ops.delete_prediction(id))
 
     def stream(self, id_or_prediction: Any):
@@ -126,6 +140,8 @@ class Predictions(_Resource):
 
 
 class ChatCompletions(_Resource):
+    """``client.chat.completions``: OpenAI-compatible chat (``await`` it on ``AsyncSkytells``)."""
+
     def create(self, *, model: str | None = None, messages: list, stream: bool = False, **params: Any):
         """A ChatCompletion, or with ``stream=True`` a ChatStream of chunks (``.text``, ``.final()``)."""
         model = model or self._client.default_chat_model
@@ -138,12 +154,17 @@ class ChatCompletions(_Resource):
 
 
 class Chat(_Resource):
+    """``client.chat``: holds ``completions``."""
+
     @property
     def completions(self) -> ChatCompletions:
+        """The chat completions resource (``client.chat.completions.create(...)``)."""
         return ChatCompletions(self._client)
 
 
 class Responses(_Resource):
+    """``client.responses``: the Responses API (``await`` it on ``AsyncSkytells``)."""
+
     def create(self, *, model: str | None = None, input: Any, stream: bool = False, **params: Any):
         """A Response, or with ``stream=True`` a ResponseStream of typed events (``.type``)."""
         model = model or self._client.default_chat_model
@@ -156,6 +177,8 @@ class Responses(_Resource):
 
 
 class Embeddings(_Resource):
+    """``client.embeddings``: one embeddings request; ``client.embed`` batches many texts."""
+
     def create(self, *, model: str | None = None, input: Any, encoding_format: str = "base64",
                dimensions: int | None = None, **params: Any):
         """An EmbeddingResponse; ``.vectors`` is float32 (n, d) for float and base64 encodings alike.

@@ -165,6 +165,7 @@ class _StreamBase(Generic[T]):
 
     @property
     def done(self) -> bool:
+        """True once the stream's last event has arrived."""
         return self._decoder.done
 
     def _finish(self) -> None:
@@ -214,11 +215,13 @@ class Stream(_StreamBase[T]):
         return next(self._iterator)
 
     def final(self) -> Any:
+        """Read the rest of the stream and return the whole result (a ChatCompletion or a Response)."""
         for _ in self._iterator:
             pass
         return self._decoder.final()
 
     def close(self) -> None:
+        """Stop reading and release the connection."""
         self._response.close()
 
     def __enter__(self):
@@ -264,11 +267,13 @@ class AsyncStream(_StreamBase[T]):
         return await self._iterator.__anext__()
 
     async def final(self) -> Any:
+        """Read the rest of the stream and return the whole result (a ChatCompletion or a Response)."""
         async for _ in self._iterator:
             pass
         return self._decoder.final()
 
     async def close(self) -> None:
+        """Stop reading and release the connection; ``aclose`` is the same."""
         await self._response.aclose()
 
     aclose = close
@@ -281,16 +286,16 @@ class AsyncStream(_StreamBase[T]):
 
 
 class ChatStream(Stream[ChatCompletionChunk]):
-    pass
+    """``chat.completions.create(..., stream=True)``: iterate for ChatCompletionChunks; ``.final()``."""
 
 
 class AsyncChatStream(AsyncStream[ChatCompletionChunk]):
-    pass
+    """The async ChatStream: ``async for chunk in stream``; ``await stream.final()``."""
 
 
 class ResponseStream(Stream[ResponseEvent]):
-    pass
+    """``responses.create(..., stream=True)``: iterate for typed ResponseEvents; ``.final()``."""
 
 
 class AsyncResponseStream(AsyncStream[ResponseEvent]):
-    pass
+    """The async ResponseStream: ``async for event in stream``; ``await stream.final()``."""

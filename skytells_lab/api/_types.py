@@ -209,10 +209,12 @@ class Prediction(_Wire):
 
     @property
     def is_terminal(self) -> bool:
+        """True once the status is final: succeeded, failed or canceled."""
         return isinstance(self.status, PredictionStatus) and self.status.is_terminal
 
     @property
     def succeeded(self) -> bool:
+        """True when the status is ``succeeded``."""
         return self.status == PredictionStatus.SUCCEEDED
 
     def _bound(self) -> Any:
@@ -227,9 +229,16 @@ class Prediction(_Wire):
         return self._bound().predictions.get(self.id)
 
     def wait(self, timeout: float | None = None, poll_interval: float = 0.5) -> Any:
+        """Poll until terminal and return the final Prediction (a coroutine with an async client).
+
+        Args:
+            timeout: seconds to wait at most; then WaitTimeout, carrying the id (the prediction goes on).
+            poll_interval: the first pause between polls, growing to 5 s.
+        """
         return self._bound().predictions.wait(self, timeout=timeout, poll_interval=poll_interval)
 
     def cancel(self) -> Any:
+        """Cancel this prediction on the server; returns its new state (a coroutine with an async client)."""
         return self._bound().predictions.cancel(self.id)
 
     def download(self, folder: Any = ".", *, progress: bool | None = None) -> Any:

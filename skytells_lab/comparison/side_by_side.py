@@ -772,30 +772,32 @@ class Comparison:
         )
 
     def _images_html(self, max_rows: int = 12) -> str:
+        """A grid: one row per input, one column per model and seed (seeds × prompts × models)."""
         image_models = [t for t in self.targets if t.modality == "image"]
         if not image_models:
             return ""
         by_key = {(r["model"], r["_position"], r["seed"]): r for r in self._rows if r["repeat"] == 0}
+        columns = [(t, seed) for t in image_models for seed in self.seeds]
+        several_seeds = len(self.seeds) > 1
+
+        def header(t, seed) -> str:
+            if not several_seeds:
+                return t.label
+            return f"seed {seed}" if len(image_models) == 1 else f"{t.label} · seed {seed}"
+
         rows = []
-        for i, item in enumerate(self.items):
-            for seed in self.seeds:
-                if len(rows) >= max_rows:
-                    break
-                cells = [
-                    escape(str(item))
-                    + (f"<br><span style='color:#57606a'>seed {seed}</span>" if len(self.seeds) > 1 else "")
-                ]
-                for t in image_models:
-                    r = by_key[(t.label, i, seed)]
-                    caption = f"seed {seed} · {_seconds(r['latency'])}" + (
-                        f" · {r['credits']:.4g} cr" if r["credits"] is not None else ""
-                    )
-                    cells.append(
-                        display.image_cell(self._images.get((t.label, i, seed), []), caption, r["error"])
-                    )
-                rows.append(cells)
-        return display.heading("images") + display.table(
-            ["input", *(t.label for t in image_models)], rows, escape_cells=False
+        for i, item in enumerate(self.items[:max_rows]):
+            cells = [escape(str(item))]
+            for t, seed in columns:
+                r = by_key[(t.label, i, seed)]
+                caption = f"seed {seed} · {_seconds(r['latency'])}" + (
+                    f" · {r['credits']:.4g} cr" if r["credits"] is not None else "")
+                cells.append(display.image_cell(self._images.get((t.label, i, seed), []), caption, r["error"]))
+            rows.append(cells)
+        title = "images" + (f" ({len(self.items) - max_rows} more inputs not shown)"
+                            if len(self.items) > max_rows else "")
+        return display.heading(title) + display.table(
+            ["input", *(header(t, seed) for t, seed in columns)], rows, escape_cells=False
         )
 
     def _agreement_html(self) -> str:

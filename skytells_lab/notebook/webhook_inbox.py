@@ -1,11 +1,13 @@
 """``WebhookInbox``: a tiny loopback HTTP receiver whose URL a notebook hands out as a prediction's webhook.
 
->>> inbox = sl.WebhookInbox(client=client)        # secret found for the local server; or secret="..."
+>>> inbox = sl.WebhookInbox(client=client)        # the local server's secret is found; or secret="..."
 >>> client.predictions.create(model, input, webhook=inbox.webhook())
 >>> inbox.wait_for(prediction_id=p.id, type="prediction.succeeded"); inbox.frame()
 
 Each POST's raw body is checked against ``X-Skytells-Signature`` (HMAC-SHA256) with the secret; bodies
-that fail are answered 401 and counted in ``rejected``, never collected. Without a secret events are
+that fail are answered 401 and counted in ``rejected``, never collected. The secret is ``secret=``, else
+that of the embedded server behind ``client`` when it runs in this process, else ``SKYTELLS_WEBHOOK_SECRET``,
+which `skytells-lab lab` and Binder's session server set for their kernels. Without a secret events are
 collected with ``verified=False``. A request whose ``Content-Length`` is not one plain number within
 ``MAX_BODY`` (negative, garbage, duplicated, huge, chunked), or whose body stops short of it, is answered
 400/411/413 and counted in ``rejected``; the inbox keeps serving. It listens on 127.0.0.1 only: the service cannot reach it, so it is
@@ -84,7 +86,9 @@ class WebhookInbox:
 
     def __init__(self, secret: str | None = None, *, client: Any = None, host: str = "127.0.0.1", port: int = 0,
                  path: str = "/webhook") -> None:
-        self._secret = secret or os.environ.get("SKYTELLS_WEBHOOK_SECRET") or _local_secret(client)
+        # a server in this process knows its own secret; a session server (`skytells-lab lab`, Binder) hands
+        # its secret to the kernels it serves in SKYTELLS_WEBHOOK_SECRET
+        self._secret = secret or _local_secret(client) or os.environ.get("SKYTELLS_WEBHOOK_SECRET")
         self.path = path if path.startswith("/") else "/" + path
         self.events: list[InboxEvent] = []
         self.rejected = 0

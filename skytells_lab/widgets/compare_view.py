@@ -115,12 +115,12 @@ class CompareView(StaticFallback, widgets.VBox):
 
     def _table_html(self) -> str:
         df = self.frame.drop(columns=["output"]).copy()
-        return df.to_html(classes="sl-compare-table", max_rows=50, float_format=lambda v: f"{v:.4g}")
+        return render.frame_html(df, css_class="sl-compare-table", max_rows=50, float_format=lambda v: f"{v:.4g}")
 
     def _summary_html(self) -> str:
         summary = self.comparison.summary()
         summary = summary[summary.index.isin(self.models.value)]
-        return summary.to_html(classes="sl-compare-summary", float_format=lambda v: f"{v:.4g}")
+        return render.frame_html(summary, css_class="sl-compare-summary", float_format=lambda v: f"{v:.4g}")
 
     def __repr__(self) -> str:
         return f"CompareView({self.comparison!r})"

@@ -322,9 +322,8 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
             return
         preview = self.selected.head(10)
         self.info.value = (f"<b>{chosen:,} selected</b> <span style='color:#666'>(explorer.selected)</span>"
-                           "<style>.sl-explorer-table td, .sl-explorer-table th {padding: 1px 8px}</style>"
-                           + preview.to_html(classes="sl-explorer-table", max_cols=8,
-                                             float_format=lambda v: f"{v:.3f}"))
+                           + render.frame_html(preview, css_class="sl-explorer-table", max_cols=8,
+                                               float_format=lambda v: f"{v:.3f}"))
 
     def _palette_codes(self) -> tuple[np.ndarray | None, list[str]]:
         if self.hue is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from typing import Any
 
 _STATUS_COLORS = {"succeeded": "#1e8449", "failed": "#c0392b", "cancelled": "#7f8c8d", "error": "#c0392b"}
@@ -95,3 +96,20 @@ def table_html(rows: dict[str, Any]) -> str:
     cells = "".join(f"<tr><td style='padding:1px 8px;color:#666'>{html.escape(str(k))}</td>"
                     f"<td style='padding:1px 8px'>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
     return f"<table class='sl-facts'>{cells}</table>"
+
+
+# Inside a widget the notebook's own table style does not apply: a bare `df.to_html()` would show the
+# browser's default heavy grid (border="1"). Every table a widget shows goes through `frame_html`.
+_TABLE = "border-collapse:collapse;margin-top:4px;font-size:12px"
+_CELL = "border:none;border-bottom:1px solid #eaeef2;padding:2px 8px;text-align:right;vertical-align:top"
+_HEAD = "border:none;border-bottom:1px solid #d0d7de;padding:2px 8px;text-align:right;font-weight:600"
+
+
+def frame_html(df: Any, *, css_class: str = "sl-table", **to_html: Any) -> str:
+    """A DataFrame as a light table (thin row rules, no cell borders), styled inline so it looks the same in
+    a widget, an nbconvert export and the docs. ``to_html`` options (``max_rows``, ``float_format``...) pass on."""
+    table = df.to_html(border=0, classes=css_class, **to_html)
+    table = re.sub(r'<table(?: border="0")? class="dataframe', f'<table style="{_TABLE}" class="dataframe', table,
+                   count=1)
+    table = table.replace("<td>", f'<td style="{_CELL}">').replace("<th>", f'<th style="{_HEAD}">')
+    return table.replace('<tr style="text-align: right;">', "<tr>")

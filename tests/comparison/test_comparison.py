@@ -145,3 +145,16 @@ def test_failed_calls_become_rows(client):
     assert row["status"] == "failed" and "max_tokens" in row["error"]
     assert result.summary().loc["smollm2-135m-instruct", "failures"] == 1
     assert "1 failed" in repr(result)
+
+
+def test_seeds_times_prompts_is_a_grid_one_row_per_prompt(client):
+    """3 prompts × 3 seeds of one model: 3 rows of 3 pictures, the seeds as column headers."""
+    result = compare(["digits-diffusion"], ["1", "5", "8"], client=client, seeds=[0, 1, 2], progress=False,
+                     **IMAGE)
+    html = result._repr_html_()
+    images_table = html[html.index(">images<"):]
+    images_table = images_table[: images_table.index("</table>")]
+    rows = [row for row in images_table.split("<tr>") if "<img" in row]
+    assert [row.count("<img") for row in rows] == [3, 3, 3]
+    headers = images_table.split("<tr>")[1]
+    assert all(f">seed {seed}<" in headers for seed in (0, 1, 2))

@@ -36,6 +36,20 @@ def test_model_filter_table_and_summary_modes(comparison):
     assert "sl-compare-summary" in view.content.value and "digits-diffusion" in view.content.value
 
 
+def test_tables_in_the_widget_are_light(comparison):
+    """Inside a widget the notebook's table style does not apply: no browser-default grid (border="1")."""
+    import re
+
+    view = CompareView(comparison)
+    for mode in ("table", "summary"):
+        view.mode.value = mode
+        table = view.content.value
+        assert 'border="1"' not in table
+        assert re.search(r'<table style="[^"]*border-collapse:collapse', table)
+        cells = re.findall(r"<t[dh]( style=\"[^\"]*\")?>", table)
+        assert cells and all("border:none" in style for style in cells), mode
+
+
 def test_static_fallback(comparison):
     bundle = CompareView(comparison)._repr_mimebundle_()
     assert "sl-static" in bundle["text/html"] and "Comparison" in bundle["text/html"]

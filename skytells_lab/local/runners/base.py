@@ -6,7 +6,11 @@ weights load on first use (``Runner.load``).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -122,6 +126,41 @@ def diffusers_dtype_kwargs(dtype: Any) -> dict:
 _LOAD_LOCK = threading.RLock()
 
 
+@contextlib.contextmanager
+def library_progress_bars_off():
+    """The model libraries' own tqdm bars ("Loading weights", "Writing model shards", hub downloads) off while
+    a runner loads, and back as they were after: in a notebook the embedded server loads inside the kernel,
+    and those bars would land in whichever cell happened to trigger the load."""
+    restore = []
+    # diffusers only once imported: importing it costs seconds, and its loaders show no bar for the built-in
+    # models (the pipelines' step bars are turned off where they are built)
+    for name in ("transformers.utils.logging", "diffusers.utils.logging"):
+        package = name.split(".")[0]
+        if package not in sys.modules and (package == "diffusers" or importlib.util.find_spec(package) is None):
+            continue
+        module = importlib.import_module(name)
+        if module.is_progress_bar_enabled():
+            module.disable_progress_bar()
+            restore.append(module.enable_progress_bar)
+    try:
+        from huggingface_hub.utils import (
+            are_progress_bars_disabled,
+            disable_progress_bars,
+            enable_progress_bars,
+        )
+    except ImportError:  # pragma: no cover - a dependency of both libraries
+        pass
+    else:
+        if not are_progress_bars_disabled():
+            disable_progress_bars()
+            restore.append(enable_progress_bars)
+    try:
+        yield
+    finally:
+        for enable in reversed(restore):
+            enable()
+
+
 def hub_offline() -> bool:
     """Whether the Hugging Face libraries are told not to reach the network."""
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
@@ -183,7 +222,7 @@ class Runner:
     def load(self) -> None:
         if self._loaded:
             return
-        with _LOAD_LOCK:
+        with _LOAD_LOCK, library_progress_bars_off():
             if not self._loaded:
                 import time
 

@@ -1,0 +1,39 @@
+"""binder/start: one session server before the notebook server, found by every kernel; then `exec "$@"`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(180)
+
+
+def test_start_runs_the_session_server_then_execs_its_arguments(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_API_KEY", "SKYTELLS_BASE_URL")}
+    env["SKYTELLS_LAB_HOME"] = str(tmp_path)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # skytells-lab, as on Binder
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    show = 'echo "$SKYTELLS_BASE_URL $SKYTELLS_WEBHOOK_SECRET $SKYTELLS_LAB_SESSION_PID $$"'
+    proc = subprocess.run(["bash", str(REPO / "binder" / "start"), "bash", "-c", show], env=env,
+                          capture_output=True, text=True, timeout=150, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    url, secret, pid, _ = proc.stdout.split()
+    try:
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
+        assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # it outlives the start script
+        assert secret == (tmp_path / "webhook_secret").read_text().strip()
+    finally:
+        os.kill(int(pid), signal.SIGTERM)
+
+
+def test_start_ends_by_exec_of_its_arguments():
+    lines = [line.strip() for line in (REPO / "binder" / "start").read_text().splitlines() if line.strip()]
+    assert lines[-1] == 'exec "$@"'
+    assert os.access(REPO / "binder" / "start", os.X_OK)
