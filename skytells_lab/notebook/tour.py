@@ -79,11 +79,12 @@ def write_html(notebook: Any, output_html: Path) -> Path:
     box offline and for any widget whose front end is not on that CDN."""
     from nbconvert import HTMLExporter
 
-    notebook = notebook.copy()
-    notebook.metadata = dict(notebook.metadata)
-    notebook.metadata.pop("widgets", None)
-
-    body, _ = HTMLExporter().from_notebook_node(notebook)
+    widgets = notebook.metadata.pop("widgets", None)
+    try:
+        body, _ = HTMLExporter().from_notebook_node(notebook)
+    finally:
+        if widgets is not None:
+            notebook.metadata["widgets"] = widgets
     output_html = Path(output_html)
     output_html.parent.mkdir(parents=True, exist_ok=True)
     output_html.write_text(body, encoding="utf-8")
