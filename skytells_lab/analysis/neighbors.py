@@ -10,6 +10,9 @@ from skytells_lab.analysis.search import numpy_topk
 # Query rows per step of the kNN graph: big enough for an efficient matrix product, small enough that
 # each step's score block (rows x 16,384 columns) stays at 64 MiB.
 KNN_QUERY_ROWS = 1024
+# Rows of the matrix per block product of one step: 1024 x 4096 runs BLAS at full speed (1024 x 256 at a
+# quarter of it); the 16 MiB of scores are filtered by one comparison each, small next to 384 FMAs.
+KNN_SCAN_ROWS = 4096
 # Side of the square tiles scanned for near-duplicates: 4096 x 4096 float32 = 64 MiB.
 DUPLICATE_TILE = 4096
 
@@ -68,7 +71,7 @@ def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None
     for start, stop in blocks(len(rows), KNN_QUERY_ROWS, progress=progress, desc="neighbors"):
         chunk = rows[start:stop]
         scores[start:stop], indices[start:stop] = numpy_topk(unit, unit[chunk], k, exclude=chunk,
-                                                             progress=False)
+                                                             progress=False, block_rows=KNN_SCAN_ROWS)
     return KNNGraph(rows, indices, scores, n, index=index)
 
 
