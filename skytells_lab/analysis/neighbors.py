@@ -60,8 +60,11 @@ class KNNGraph:
 
 
 def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None = None,
-              index=None) -> KNNGraph:
-    """kNN of `rows` (default all) among all rows of `unit`, self excluded, exact cosine."""
+              index=None, topk=None) -> KNNGraph:
+    """kNN of `rows` (default all) among all rows of `unit`, self excluded, exact cosine.
+
+    `topk(queries, k, exclude) -> (scores, indices)` replaces the exact float32 scan (EmbeddingSpace
+    passes its quantized search)."""
     n = unit.shape[0]
     if not 0 < k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
@@ -70,8 +73,12 @@ def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None
     scores = np.empty((len(rows), k), np.float32)
     for start, stop in blocks(len(rows), KNN_QUERY_ROWS, progress=progress, desc="neighbors"):
         chunk = rows[start:stop]
-        scores[start:stop], indices[start:stop] = numpy_topk(unit, unit[chunk], k, exclude=chunk,
-                                                             progress=False, block_rows=KNN_SCAN_ROWS)
+        queries = np.asarray(unit[chunk], dtype=np.float32)
+        if topk is None:
+            found = numpy_topk(unit, queries, k, exclude=chunk, progress=False, block_rows=KNN_SCAN_ROWS)
+        else:
+            found = topk(queries, k, chunk)
+        scores[start:stop], indices[start:stop] = found
     return KNNGraph(rows, indices, scores, n, index=index)
 
 

@@ -90,12 +90,13 @@ class RunningTopK:
         if self._pending > self._cap:
             self.merge()
 
-    def absorb(self, other: RunningTopK) -> None:
-        """Add another selection's best and pending candidates (e.g. from another thread)."""
-        self._parts.append((np.repeat(np.arange(self.nq), self.k), other.indices.ravel(), other.scores.ravel()))
-        self._parts.extend(other._parts)
-        self._pending += other._pending + other.scores.size
-        self.merge()
+    def add(self, queries: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> None:
+        """Take scattered candidates: query positions, their rows and scores (flat, equal lengths).
+        Repeated (query, row) pairs must not be given."""
+        self._parts.append((queries, np.asarray(rows, dtype=np.int64), np.asarray(scores, np.float32)))
+        self._pending += len(queries)
+        if self._pending > self._cap:
+            self.merge()
 
     def merge(self) -> None:
         if not self._pending:

@@ -72,6 +72,7 @@ class EmbeddingSpace:
         self._unit: np.ndarray | None = None
         self._norms: np.ndarray | None = None
         self._faiss = None
+        self._codes: dict = {}
 
     # ---- construction -------------------------------------------------------------------------------
 
@@ -160,17 +161,48 @@ class EmbeddingSpace:
 
     # ---- search and neighbours ----------------------------------------------------------------------
 
-    def search(self, query, k: int = 10, *, backend: str = "auto", progress: bool | None = None):
-        """Exact cosine top-k for a text, a vector, or a batch of either.
+    def codes(self, precision: str, *, progress: bool | None = None):
+        """The space's int8 (Int8Codes) or binary (BinaryCodes) codes: made once on first use, or read
+        from the folder by `load` when `save` wrote them."""
+        from skytells_lab.analysis.quantize import BinaryCodes, Int8Codes, check_precision
+
+        if check_precision(precision) == "float32":
+            raise ValueError("float32 has no codes: precision must be 'int8' or 'binary'")
+        if precision not in self._codes:
+            kind = Int8Codes if precision == "int8" else BinaryCodes
+            self._codes[precision] = kind.encode(self.normalized, progress=progress)
+        return self._codes[precision]
+
+    def _topk(self, queries: np.ndarray, k: int, *, precision: str, candidates: int | None,
+              exclude=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+        from skytells_lab.analysis.quantize import candidate_count, check_precision, rescore
+
+        if check_precision(precision) == "float32":
+            return numpy_topk(self.normalized, queries, k, exclude=exclude, progress=progress)
+        count = candidate_count(precision, k, len(self) - (exclude is not None), candidates)
+        found = self.codes(precision, progress=progress).candidates(queries, count, exclude=exclude,
+                                                                    progress=progress)
+        return rescore(self.normalized, queries, found, k)
+
+    def search(self, query, k: int = 10, *, backend: str = "auto", precision: str = "float32",
+               candidates: int | None = None, progress: bool | None = None):
+        """Cosine top-k for a text, a vector, or a batch of either.
 
         Returns a tidy frame, one row per (query, hit): query (the text, or the query's position for
         vectors), rank (1 = best), score (cosine), then the hit's row of `data`, indexed by its label.
-        backend: "auto" (= "numpy": blocked products + argpartition) or "faiss" (IndexFlatIP, same
-        results; holds its own copy of the matrix).
+        backend: "auto" (= "numpy": one pass of cache-sized block products, filtered by a running
+        threshold) or "faiss" (IndexFlatIP, same results; holds its own copy of the matrix).
+        precision: "float32" (exact), "int8" or "binary": the codes (`codes()`, 1/4 and 1/32 of the
+        float32 bytes) pick `candidates` rows per query (default 4k for int8 and 20k for binary, at
+        least 100), which are then scored exactly with the float32 vectors, so scores are exact and
+        only recall can be below 1 (see skytells_lab.analysis.quantize).
         """
         queries, labels = self._queries(query)
         k = min(k, len(self))
-        if resolve_backend(backend) == "faiss":
+        if precision != "float32":
+            scores, indices = self._topk(queries, k, precision=precision, candidates=candidates,
+                                         progress=progress)
+        elif resolve_backend(backend) == "faiss":
             if self._faiss is None:
                 self._faiss = faiss_index(self.normalized)
             scores, indices = faiss_topk(self._faiss, queries, k)
@@ -189,12 +221,28 @@ class EmbeddingSpace:
         columns = {**leading, **{c: hits[c].array for c in hits.columns if c not in leading}}
         return pd.DataFrame(columns, index=hits.index)
 
-    def neighbors(self, k: int = 10, *, rows=None, progress: bool | None = None):
-        """The exact kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
-        a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse()."""
+    def neighbors(self, k: int = 10, *, rows=None, precision: str = "float32", method: str = "exact",
+                  candidates: int | None = None, progress: bool | None = None):
+        """The kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
+        a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse().
+
+        method="exact" scans every row (with `precision` "float32", or "int8"/"binary" codes whose
+        candidates are rescored in float32, as in `search`); "approximate" searches an HNSW graph
+        (skytells_lab.analysis.ann), for large spaces. Scores are exact cosines in every case."""
         from skytells_lab.analysis.neighbors import knn_graph
 
-        return knn_graph(self.normalized, k, rows=rows, progress=progress, index=self.data.index)
+        if method not in ("exact", "approximate"):
+            raise ValueError(f"method must be 'exact' or 'approximate', got {method!r}")
+        if method == "approximate":
+            from skytells_lab.analysis.ann import approximate_knn
+
+            return approximate_knn(self, k, rows=rows, progress=progress)
+        topk = None
+        if precision != "float32":
+            def topk(queries, k, exclude):
+                return self._topk(queries, k, precision=precision, candidates=candidates, exclude=exclude,
+                                  progress=False)
+        return knn_graph(self.normalized, k, rows=rows, progress=progress, index=self.data.index, topk=topk)
 
     def duplicates(self, threshold: float = 0.95, *, progress: bool | None = None):
         """Near-duplicate pairs (cosine >= threshold), best first: left, right (index labels), score,
