@@ -101,16 +101,27 @@ class EmbeddingSpace:
 
     @classmethod
     def load(cls, path, *, mmap: bool = False, client=None) -> EmbeddingSpace:
-        """Read a space written by `save` (see skytells_lab.analysis.io)."""
+        """Read a space written by `save` (see skytells_lab.analysis.io). mmap=True maps the vectors and
+        codes from disk instead of reading them, for spaces larger than memory."""
         from skytells_lab.analysis.io import load_space
 
         return load_space(path, mmap=mmap, client=client)
 
-    def save(self, path):
-        """Write vectors.npy, data.parquet and meta.json into the folder `path`."""
+    @classmethod
+    def from_arrow(cls, source, column: str = "embedding", **kw) -> EmbeddingSpace:
+        """A space whose vectors are the lists of floats in `column` of a Parquet file, an Arrow IPC
+        (Feather) file or a pyarrow Table; the other columns become `data`. Keywords go to the class."""
+        from skytells_lab.analysis.io import read_vectors
+
+        vectors, data = read_vectors(source, column)
+        return cls(vectors, data, **kw)
+
+    def save(self, path, *, codes=None):
+        """Write vectors.npy, data.parquet, meta.json and the search codes into the folder `path`
+        (`codes`: precisions to write, default those already made)."""
         from skytells_lab.analysis.io import save_space
 
-        return save_space(self, path)
+        return save_space(self, path, codes=codes)
 
     # ---- the matrix ---------------------------------------------------------------------------------
 
@@ -125,7 +136,16 @@ class EmbeddingSpace:
     def norms(self) -> np.ndarray:
         """The vectors' original L2 lengths (kept when copy=False normalizes in place)."""
         if self._norms is None:
-            self._norms = row_norms(self.vectors)
+            from skytells_lab.analysis.quantize import stream
+
+            norms = np.empty(len(self), np.float32)
+            for start, stop, block in stream(self.vectors, 65536):  # a mapped file is read block by block
+                norms[start:stop] = row_norms(block)
+            if not np.all(np.isfinite(norms)):
+                bad = np.flatnonzero(~np.isfinite(norms))[:5].tolist()
+                raise ValueError(f"vectors hold NaN or infinite values (rows {bad}): clean them before "
+                                 "building the space")
+            self._norms = norms
         return self._norms
 
     @property
