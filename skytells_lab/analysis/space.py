@@ -73,6 +73,7 @@ class EmbeddingSpace:
         self._norms: np.ndarray | None = None
         self._faiss = None
         self._codes: dict = {}
+        self._hnsw = None
 
     # ---- construction -------------------------------------------------------------------------------
 
@@ -242,13 +243,14 @@ class EmbeddingSpace:
         return pd.DataFrame(columns, index=hits.index)
 
     def neighbors(self, k: int = 10, *, rows=None, precision: str = "float32", method: str = "exact",
-                  candidates: int | None = None, progress: bool | None = None):
+                  candidates: int | None = None, ef_search: int | None = None, progress: bool | None = None):
         """The kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
         a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse().
 
         method="exact" scans every row (with `precision` "float32", or "int8"/"binary" codes whose
         candidates are rescored in float32, as in `search`); "approximate" searches an HNSW graph
-        (skytells_lab.analysis.ann), for large spaces. Scores are exact cosines in every case."""
+        (skytells_lab.analysis.ann; built once, multi-threaded; `ef_search` trades time for recall),
+        for large spaces. Scores are exact cosines in every case."""
         from skytells_lab.analysis.neighbors import knn_graph
 
         if method not in ("exact", "approximate"):
@@ -256,7 +258,7 @@ class EmbeddingSpace:
         if method == "approximate":
             from skytells_lab.analysis.ann import approximate_knn
 
-            return approximate_knn(self, k, rows=rows, progress=progress)
+            return approximate_knn(self, k, rows=rows, ef_search=ef_search, progress=progress)
         topk = None
         if precision != "float32":
             def topk(queries, k, exclude):
