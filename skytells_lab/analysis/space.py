@@ -40,6 +40,9 @@ class EmbeddingSpace:
         copy beside them (2x the matrix); copy=False normalizes the caller's array in place, block by
         block, so the space costs 1x the matrix (the way to stay under 2x for 1,000,000 x 384); the
         original lengths stay in `norms`.
+    device : a torch device ("cuda", "cuda:1", "cpu") for float32 search and exact neighbours: the unit
+        matrix is copied to it once, on first use (skytells_lab.analysis.torch_search). None (default):
+        numpy on the CPU.
 
     Analyses store their results on the space: `cluster()` a column of `data` (default "cluster"),
     `project()` columns x, y (z), `label_clusters()` `cluster_names_`; the fitted estimators are
@@ -47,7 +50,7 @@ class EmbeddingSpace:
     """
 
     def __init__(self, vectors, data=None, *, model: str | None = None, client=None,
-                 text_column: str | None = None, copy: bool = True):
+                 text_column: str | None = None, copy: bool = True, device: str | None = None):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D (n, d) matrix, got shape {vectors.shape}")
@@ -74,6 +77,8 @@ class EmbeddingSpace:
         self._faiss = None
         self._codes: dict = {}
         self._hnsw = None
+        self.device = device
+        self._device_matrix = None
 
     # ---- construction -------------------------------------------------------------------------------
 
@@ -194,11 +199,20 @@ class EmbeddingSpace:
             self._codes[precision] = kind.encode(self.normalized, progress=progress)
         return self._codes[precision]
 
+    def _on_device(self):
+        from skytells_lab.analysis.torch_search import DeviceMatrix
+
+        if self._device_matrix is None or self._device_matrix.device.type != str(self.device).split(":")[0]:
+            self._device_matrix = DeviceMatrix(self.normalized, self.device)
+        return self._device_matrix
+
     def _topk(self, queries: np.ndarray, k: int, *, precision: str, candidates: int | None,
               exclude=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
         from skytells_lab.analysis.quantize import candidate_count, check_precision, rescore
 
         if check_precision(precision) == "float32":
+            if self.device is not None:
+                return self._on_device().topk(queries, k, exclude=exclude)
             return numpy_topk(self.normalized, queries, k, exclude=exclude, progress=progress)
         count = candidate_count(precision, k, len(self) - (exclude is not None), candidates)
         found = self.codes(precision, progress=progress).candidates(queries, count, exclude=exclude,
@@ -220,7 +234,7 @@ class EmbeddingSpace:
         """
         queries, labels = self._queries(query)
         k = min(k, len(self))
-        if precision != "float32":
+        if precision != "float32" or self.device is not None:
             scores, indices = self._topk(queries, k, precision=precision, candidates=candidates,
                                          progress=progress)
         elif resolve_backend(backend) == "faiss":
@@ -260,7 +274,7 @@ class EmbeddingSpace:
 
             return approximate_knn(self, k, rows=rows, ef_search=ef_search, progress=progress)
         topk = None
-        if precision != "float32":
+        if precision != "float32" or self.device is not None:
             def topk(queries, k, exclude):
                 return self._topk(queries, k, precision=precision, candidates=candidates, exclude=exclude,
                                   progress=False)
