@@ -3,8 +3,9 @@
 faiss's HNSW is already a dependency (the faiss extra), builds and searches on every core through
 OpenMP, and keeps the float32 vectors, so the scores it returns are exact cosines of unit vectors; only
 which neighbours are found can differ from the exact graph (recall@10 against `method="exact"` is
-measured in `benchmarks/bench_search.py`). M=32 links per node and efConstruction=80 /
-efSearch=max(64, 2k) reach recall@10 >= 0.95 on 384-d sentence embeddings and clustered vectors.
+measured in `benchmarks/bench_search.py`). M=16 links per node, efConstruction=40 and
+efSearch=max(64, 2k) reached recall@10 0.986 on MiniLM embeddings of 12,000 BBC sentences and 0.9999 on
+20,000 clustered vectors, building in half the time of M=32 / efConstruction=80 (recall 0.998 / 1.0).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import numpy as np
 from skytells_lab.analysis.blocks import blocks
 from skytells_lab.analysis.neighbors import KNNGraph
 
-HNSW_M = 32
-EF_CONSTRUCTION = 80
+HNSW_M = 16
+EF_CONSTRUCTION = 40
 # Vectors added (and queries searched) per step: small enough for a smooth progress bar, large enough
 # that faiss's OpenMP threads stay busy.
 ADD_ROWS = 16384

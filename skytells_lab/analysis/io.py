@@ -73,7 +73,10 @@ def load_space(path, *, mmap: bool = False, client=None):
     meta = json.loads((folder / "meta.json").read_text())
     mode = "r" if mmap else None
     vectors = np.load(folder / "vectors.npy", mmap_mode=mode)
-    space = EmbeddingSpace(vectors, pd.read_parquet(folder / "data.parquet"), model=meta.get("model"),
+    data = pd.read_parquet(folder / "data.parquet")
+    if len(data) == 0 and len(data.columns) == 0:  # a frame with no columns and a RangeIndex keeps no rows
+        data = None
+    space = EmbeddingSpace(vectors, data, model=meta.get("model"),
                            client=client, text_column=meta.get("text_column"))
     space.cluster_names_ = {key: value for key, value in meta.get("cluster_names", [])}
     if meta.get("unit"):
