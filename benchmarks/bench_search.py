@@ -22,6 +22,7 @@ recall. Goals (issue 18), at 1,000,000 x 384:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import shutil
@@ -224,20 +225,20 @@ def make_disk_space(folder: Path, n: int, d: int, queries: np.ndarray, k: int) -
     chunk = 262_144
     first = clustered(min(n, chunk), d, seed=100)
     scale = Int8Codes.encode(first).scale
-    files = {name: open(folder / name, "wb") for name in ("vectors.npy", "int8_codes.npy", "binary_codes.npy")}
-    for name, dtype, width in (("vectors.npy", np.float32, d), ("int8_codes.npy", np.int8, d),
-                               ("binary_codes.npy", np.uint8, -(-d // 8))):
-        np.lib.format.write_array_header_1_0(files[name], {"descr": np.lib.format.dtype_to_descr(
-            np.dtype(dtype)), "fortran_order": False, "shape": (n, width)})
-    top = RunningTopK(len(queries), k, n)
-    for start in range(0, n, chunk):
-        block = first if start == 0 else clustered(min(chunk, n - start), d, seed=100 + start // chunk)
-        files["vectors.npy"].write(block.tobytes())
-        files["int8_codes.npy"].write(np.clip(np.rint(block / scale), -127, 127).astype(np.int8).tobytes())
-        files["binary_codes.npy"].write(BinaryCodes.pack(block).tobytes())
-        top.offer(block @ queries.T, start)
-    for f in files.values():
-        f.close()
+    names = ("vectors.npy", "int8_codes.npy", "binary_codes.npy")
+    with contextlib.ExitStack() as stack:
+        files = {name: stack.enter_context(open(folder / name, "wb")) for name in names}
+        for name, dtype, width in (("vectors.npy", np.float32, d), ("int8_codes.npy", np.int8, d),
+                                   ("binary_codes.npy", np.uint8, -(-d // 8))):
+            np.lib.format.write_array_header_1_0(files[name], {"descr": np.lib.format.dtype_to_descr(
+                np.dtype(dtype)), "fortran_order": False, "shape": (n, width)})
+        top = RunningTopK(len(queries), k, n)
+        for start in range(0, n, chunk):
+            block = first if start == 0 else clustered(min(chunk, n - start), d, seed=100 + start // chunk)
+            files["vectors.npy"].write(block.tobytes())
+            files["int8_codes.npy"].write(np.clip(np.rint(block / scale), -127, 127).astype(np.int8).tobytes())
+            files["binary_codes.npy"].write(BinaryCodes.pack(block).tobytes())
+            top.offer(block @ queries.T, start)
     np.save(folder / "int8_scale.npy", scale)
     pd.DataFrame(index=pd.RangeIndex(n)).to_parquet(folder / "data.parquet")
     (folder / "meta.json").write_text(json.dumps({"format": 1, "model": None, "text_column": "text",
