@@ -74,23 +74,24 @@ def search_part(matrix, queries, args, label: str, sizes: dict) -> list[dict]:
     one, batch, k = queries[:1], queries, args.k
     truth = space._topk(batch, k, precision="float32", candidates=None)[1]
     rows = []
-    for precision in ("int8", "binary"):
+    quantized = label != "random"  # sign bits of uniform random vectors carry no neighbourhoods
+    for precision in ("int8", "binary") if quantized else ():
         started = time.perf_counter()
         codes = space.codes(precision)
         print(f"  {label}: {precision} codes made in {time.perf_counter() - started:.1f} s "
               f"({codes.nbytes / 2**20:.0f} MiB)")
         space._topk(batch, k, precision=precision, candidates=None)  # warm-up (faiss index, torch)
     q_t = batch.T
-    times = interleaved({
+    fns = {
         "bare_1": lambda: matrix @ one[0],
         "ours_1": lambda: space.search(one, k, progress=False),
         "bare_b": lambda: matrix @ q_t,
         "ours_b": lambda: space.search(batch, k, progress=False),
-        "int8_b": lambda: space._topk(batch, k, precision="int8", candidates=None),
-        "binary_b": lambda: space._topk(batch, k, precision="binary", candidates=None),
-        "int8_1": lambda: space._topk(one, k, precision="int8", candidates=None),
-        "binary_1": lambda: space._topk(one, k, precision="binary", candidates=None),
-    }, args.repeat)
+    }
+    for precision in ("int8", "binary") if quantized else ():
+        fns[f"{precision}_b"] = lambda p=precision: space._topk(batch, k, precision=p, candidates=None)
+        fns[f"{precision}_1"] = lambda p=precision: space._topk(one, k, precision=p, candidates=None)
+    times = interleaved(fns, args.repeat)
     print("  " + ", ".join(f"{name} {t * 1e3:.1f} ms" for name, t in times.items()))
     found = space._topk(batch, k, precision="float32", candidates=None)[1]
     from skytells_lab.analysis import numpy_topk
@@ -109,7 +110,7 @@ def search_part(matrix, queries, args, label: str, sizes: dict) -> list[dict]:
                                f"{times[f'ours_{key}'] * 1e3:.1f} ms vs {times[bare] * 1e3:.1f} ms = {ratio:.2f}x",
                                ratio <= goal, None, ratio=ratio, **sizes))
     for precision, floor, time_goal, size_goal in (("int8", 0.99, 1.0, 4), ("binary", 0.95, 0.25, 32)):
-        if label == "random":  # sign bits of uniform random vectors carry no neighbourhoods: not a goal
+        if not quantized:
             continue
         hit = recall(space._topk(batch, k, precision=precision, candidates=None)[1], truth)
         ratio = times[f"{precision}_b"] / times["ours_b"]
