@@ -10,6 +10,10 @@ broken by the lower row in both paths.
 
 from __future__ import annotations
 
+import contextlib
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from skytells_lab.analysis.blocks import blocks, rows_per_block
@@ -135,26 +139,72 @@ def scan_rows(nq: int, k: int) -> int:
 
 
 def numpy_topk(unit: np.ndarray, queries: np.ndarray, k: int, *, exclude: np.ndarray | None = None,
-               progress: bool | None = None, block_rows: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+               progress: bool | None = None, block_rows: int | None = None,
+               threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k inner products of each query against the rows of `unit`.
 
     One pass over the matrix in cache-sized row blocks (`scan_rows`), each block's scores filtered by
-    RunningTopK (`block_rows` overrides the block size). `exclude[q]` is a row that query q must not
-    match (itself, for a kNN graph). Returns
-    (scores, indices), both (nq, k), best first; identical to a stable argsort of the full scores.
+    RunningTopK (`block_rows` overrides the block size). With `threads` > 1 (default: one per core for
+    a batch, none for one query) each thread scans every threads-th block with single-threaded BLAS and
+    its own selection, and the selections are merged: no BLAS thread barrier per block, which is what
+    slows a loop of small products on a loaded machine, and the filtering runs on every core.
+    `exclude[q]` is a row that query q must not match (itself, for a kNN graph). Returns (scores,
+    indices), both (nq, k), best first; identical to a stable argsort of the full scores.
     """
     n = unit.shape[0]
     nq = queries.shape[0]
-    top = RunningTopK(nq, k, n)
+    size = block_rows or scan_rows(nq, k)
+    spans = [(start, min(start + size, n)) for start in range(0, n, size)]
+    if threads is None:
+        threads = 1 if nq == 1 else min(2, os.cpu_count() or 1)
+    threads = max(1, min(threads, len(spans)))
     single = queries[0] if nq == 1 else None  # one query: matrix-vector product, the memory-bound floor
     qt = queries.T
-    for start, stop in blocks(n, block_rows or scan_rows(nq, k), progress=progress, desc="search"):
-        scores = (unit[start:stop] @ single)[:, None] if nq == 1 else unit[start:stop] @ qt
-        if exclude is not None:
-            hit = np.nonzero((exclude >= start) & (exclude < stop))[0]
-            scores[exclude[hit] - start, hit] = -np.inf
-        top.offer(scores, start)
-    return top.result()
+    bar = _bar(len(spans), progress)
+
+    def scan(part: int) -> RunningTopK:
+        top = RunningTopK(nq, k, n)
+        for start, stop in spans[part::threads]:
+            scores = (unit[start:stop] @ single)[:, None] if nq == 1 else unit[start:stop] @ qt
+            if exclude is not None:
+                hit = np.nonzero((exclude >= start) & (exclude < stop))[0]
+                scores[exclude[hit] - start, hit] = -np.inf
+            top.offer(scores, start)
+            if bar is not None:
+                bar.update()
+        return top
+
+    try:
+        if threads == 1:
+            return scan(0).result()
+        limits = _single_threaded_blas()
+        with limits, ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(scan, range(threads)))
+        top = parts[0]
+        for other in parts[1:]:
+            other.merge()
+            top.add(np.repeat(np.arange(nq), k), other.indices.ravel(), other.scores.ravel())
+        return top.result()
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _bar(total: int, progress: bool | None):
+    if progress is False or total <= 1:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="search", unit="block", delay=0 if progress else 1.0, leave=False)
+
+
+def _single_threaded_blas():
+    """A context in which BLAS uses one thread (threadpoolctl, from scikit-learn); a no-op without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
 
 
 def faiss_index(unit: np.ndarray):

@@ -102,8 +102,8 @@ def test_threshold_scan_is_identical_to_a_stable_argsort(rng, nq):
     vectors[4000:4100] = vectors[10]  # exact ties across blocks: the lower row must win
     queries = unit_rows(np.vstack([vectors[10:11], rng.standard_normal((nq - 1, 32)).astype(np.float32)]))
     want_scores, want = brute_force(vectors, queries, 25)
-    for block_rows in (None, 64, 997):
-        scores, found = numpy_topk(vectors, queries, 25, block_rows=block_rows)
+    for block_rows, threads in ((None, None), (64, 1), (64, 2), (997, 3)):
+        scores, found = numpy_topk(vectors, queries, 25, block_rows=block_rows, threads=threads)
         np.testing.assert_array_equal(found, want)
         np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
 
