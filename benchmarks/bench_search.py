@@ -315,6 +315,8 @@ def main(argv=None) -> list[dict]:
     n = args.n or (QUICK_N if args.quick else 1_000_000)
     args.knn_n = args.knn_n or (QUICK_N if args.quick else 50_000)
     args.ann_n = args.ann_n if args.ann_n is not None else (QUICK_N if args.quick else 200_000)
+    if args.quick and not args.mmap_n:
+        args.mmap_n = 5 * QUICK_N  # the smoke test also writes, maps and searches a space on disk
     skip = set(args.skip.split(","))
     sizes = {"n": n, "d": args.d, "k": args.k}
     print(f"# EmbeddingSpace search and neighbours, {n:,} x {args.d}, k={args.k}, batch {args.batch}")
