@@ -171,6 +171,9 @@ class BinaryCodes:
         if faiss is not None and self.codes.shape[1] % 8 == 0:
             if self._index is None:
                 self._index = faiss.IndexBinaryFlat(self.codes.shape[1] * 8)
+                # counting selection over the few possible distances instead of a heap per query:
+                # 0.33 s instead of 0.58 s for 100 queries x 200 candidates over 300k codes here
+                self._index.use_heap = False
                 for _, _, block in stream(self.codes, 1 << 20, progress=progress, desc="binary index"):
                     self._index.add(np.ascontiguousarray(block))
             extra = 0 if exclude is None else 1
@@ -229,9 +232,13 @@ def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,
 
     Rows are gathered in sorted order (sequential reads when `unit` is a memory-mapped file)."""
     nq, count = candidates.shape
-    wanted, inverse = np.unique(candidates, return_inverse=True)
-    rows = np.asarray(unit[wanted], dtype=np.float32)
-    scores = np.einsum("qcd,qd->qc", rows[inverse.reshape(nq, count)], queries, dtype=np.float32)
+    if _mapping(unit) is not None:  # from a file: read each wanted row once, in file order
+        wanted, inverse = np.unique(candidates, return_inverse=True)
+        gathered = np.asarray(unit[wanted], dtype=np.float32)[inverse.reshape(nq, count)]
+    else:
+        gathered = np.take(unit, candidates.ravel(), axis=0).reshape(nq, count, -1)
+    # a batched matrix-vector product: BLAS, about 10x faster here than the same einsum
+    scores = np.matmul(gathered, queries[:, :, None].astype(np.float32))[..., 0]
     top = RunningTopK(nq, k, len(unit))
     top.add(np.repeat(np.arange(nq), count), candidates.ravel(), scores.ravel())
     return top.result()
