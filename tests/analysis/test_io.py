@@ -69,3 +69,14 @@ def test_non_finite_vectors_are_refused_with_their_rows():
     vectors[3, 1] = np.nan
     with pytest.raises(ValueError, match=r"NaN or infinite values \(rows \[3\]\)"):
         EmbeddingSpace(vectors).search(np.ones(4, np.float32))
+
+
+def test_rows_of_a_mapped_file_are_read_exactly(tmp_path, rng):
+    from skytells_lab.analysis.quantize import read_rows
+
+    matrix = rng.standard_normal((3000, 24)).astype(np.float32)
+    np.save(tmp_path / "m.npy", matrix)
+    mapped = np.ascontiguousarray(np.load(tmp_path / "m.npy", mmap_mode="r"))
+    rows = np.array([0, 5, 17, 2999])
+    np.testing.assert_array_equal(read_rows(mapped, rows), matrix[rows])
+    np.testing.assert_array_equal(read_rows(mapped[1000:], rows[:3]), matrix[1000 + rows[:3]])
