@@ -9,7 +9,7 @@ Why these kernels (measured on this 2-core AMD EPYC with AVX-512 VNNI, `benchmar
 
 - int8: `torch._int_mm` (oneDNN's VNNI kernel) multiplies an int8 block 3.4x faster than numpy's float32
   BLAS on the same block, and the codes are a quarter of the float32 bytes. faiss's SQ8 index and
-  usearch's exact kernels were slower than float32 BLAS here, so they are not used. Without torch the
+  usearch's exact kernels measured slower than float32 BLAS here (issue 18), so they are not used. Without torch the
   codes are widened to float32 block by block and multiplied by BLAS (same results, float32's speed).
 - binary: faiss `IndexBinaryFlat` (popcount over 48 bytes per 384-d vector, multi-threaded) searches
   100 queries in a fraction of the float32 time; the codes are 1/32 of the float32 bytes. Without faiss,
