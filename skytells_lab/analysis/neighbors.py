@@ -10,6 +10,9 @@ from skytells_lab.analysis.search import numpy_topk
 # Query rows per step of the kNN graph: big enough for an efficient matrix product, small enough that
 # each step's score block (rows x 16,384 columns) stays at 64 MiB.
 KNN_QUERY_ROWS = 1024
+# Rows of the matrix per block product of one step: 1024 x 4096 runs BLAS at full speed (1024 x 256 at a
+# quarter of it); the 16 MiB of scores are filtered by one comparison each, small next to 384 FMAs.
+KNN_SCAN_ROWS = 4096
 # Side of the square tiles scanned for near-duplicates: 4096 x 4096 float32 = 64 MiB.
 DUPLICATE_TILE = 4096
 
@@ -57,8 +60,11 @@ class KNNGraph:
 
 
 def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None = None,
-              index=None) -> KNNGraph:
-    """kNN of `rows` (default all) among all rows of `unit`, self excluded, exact cosine."""
+              index=None, topk=None) -> KNNGraph:
+    """kNN of `rows` (default all) among all rows of `unit`, self excluded, exact cosine.
+
+    `topk(queries, k, exclude) -> (scores, indices)` replaces the exact float32 scan (EmbeddingSpace
+    passes its quantized search)."""
     n = unit.shape[0]
     if not 0 < k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
@@ -67,8 +73,12 @@ def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None
     scores = np.empty((len(rows), k), np.float32)
     for start, stop in blocks(len(rows), KNN_QUERY_ROWS, progress=progress, desc="neighbors"):
         chunk = rows[start:stop]
-        scores[start:stop], indices[start:stop] = numpy_topk(unit, unit[chunk], k, exclude=chunk,
-                                                             progress=False)
+        queries = np.asarray(unit[chunk], dtype=np.float32)
+        if topk is None:
+            found = numpy_topk(unit, queries, k, exclude=chunk, progress=False, block_rows=KNN_SCAN_ROWS)
+        else:
+            found = topk(queries, k, chunk)
+        scores[start:stop], indices[start:stop] = found
     return KNNGraph(rows, indices, scores, n, index=index)
 
 

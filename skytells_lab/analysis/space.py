@@ -40,6 +40,9 @@ class EmbeddingSpace:
         copy beside them (2x the matrix); copy=False normalizes the caller's array in place, block by
         block, so the space costs 1x the matrix (the way to stay under 2x for 1,000,000 x 384); the
         original lengths stay in `norms`.
+    device : a torch device ("cuda", "cuda:1", "cpu") for float32 search and exact neighbours: the unit
+        matrix is copied to it once, on first use (skytells_lab.analysis.torch_search). None (default):
+        numpy on the CPU.
 
     Analyses store their results on the space: `cluster()` a column of `data` (default "cluster"),
     `project()` columns x, y (z), `label_clusters()` `cluster_names_`; the fitted estimators are
@@ -47,7 +50,7 @@ class EmbeddingSpace:
     """
 
     def __init__(self, vectors, data=None, *, model: str | None = None, client=None,
-                 text_column: str | None = None, copy: bool = True):
+                 text_column: str | None = None, copy: bool = True, device: str | None = None):
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2:
             raise ValueError(f"vectors must be a 2-D (n, d) matrix, got shape {vectors.shape}")
@@ -72,6 +75,10 @@ class EmbeddingSpace:
         self._unit: np.ndarray | None = None
         self._norms: np.ndarray | None = None
         self._faiss = None
+        self._codes: dict = {}
+        self._hnsw = None
+        self.device = device
+        self._device_matrix = None
 
     # ---- construction -------------------------------------------------------------------------------
 
@@ -100,7 +107,8 @@ class EmbeddingSpace:
 
     @classmethod
     def load(cls, path, *, mmap: bool = False, client=None) -> EmbeddingSpace:
-        """Read a space written by `save` (see skytells_lab.analysis.io)."""
+        """Read a space written by `save` (see skytells_lab.analysis.io). mmap=True maps the vectors and
+        codes from disk instead of reading them, for spaces larger than memory."""
         from skytells_lab.analysis.io import load_space
 
         return load_space(path, mmap=mmap, client=client)
@@ -114,11 +122,21 @@ class EmbeddingSpace:
 
         return read_parquet_space(path, vectors, lazy=lazy, **kw)
 
-    def save(self, path):
-        """Write vectors.npy, data.parquet and meta.json into the folder `path`."""
+    @classmethod
+    def from_arrow(cls, source, column: str = "embedding", **kw) -> EmbeddingSpace:
+        """A space whose vectors are the lists of floats in `column` of a Parquet file, an Arrow IPC
+        (Feather) file or a pyarrow Table; the other columns become `data`. Keywords go to the class."""
+        from skytells_lab.analysis.io import read_vectors
+
+        vectors, data = read_vectors(source, column)
+        return cls(vectors, data, **kw)
+
+    def save(self, path, *, codes=None):
+        """Write vectors.npy, data.parquet, meta.json and the search codes into the folder `path`
+        (`codes`: precisions to write, default those already made)."""
         from skytells_lab.analysis.io import save_space
 
-        return save_space(self, path)
+        return save_space(self, path, codes=codes)
 
     # ---- the matrix ---------------------------------------------------------------------------------
 
@@ -133,7 +151,16 @@ class EmbeddingSpace:
     def norms(self) -> np.ndarray:
         """The vectors' original L2 lengths (kept when copy=False normalizes in place)."""
         if self._norms is None:
-            self._norms = row_norms(self.vectors)
+            from skytells_lab.analysis.quantize import stream
+
+            norms = np.empty(len(self), np.float32)
+            for start, stop, block in stream(self.vectors, 65536):  # a mapped file is read block by block
+                norms[start:stop] = row_norms(block)
+            if not np.all(np.isfinite(norms)):
+                bad = np.flatnonzero(~np.isfinite(norms))[:5].tolist()
+                raise ValueError(f"vectors hold NaN or infinite values (rows {bad}): clean them before "
+                                 "building the space")
+            self._norms = norms
         return self._norms
 
     @property
@@ -169,17 +196,57 @@ class EmbeddingSpace:
 
     # ---- search and neighbours ----------------------------------------------------------------------
 
-    def search(self, query, k: int = 10, *, backend: str = "auto", progress: bool | None = None):
-        """Exact cosine top-k for a text, a vector, or a batch of either.
+    def codes(self, precision: str, *, progress: bool | None = None):
+        """The space's int8 (Int8Codes) or binary (BinaryCodes) codes: made once on first use, or read
+        from the folder by `load` when `save` wrote them."""
+        from skytells_lab.analysis.quantize import BinaryCodes, Int8Codes, check_precision
+
+        if check_precision(precision) == "float32":
+            raise ValueError("float32 has no codes: precision must be 'int8' or 'binary'")
+        if precision not in self._codes:
+            kind = Int8Codes if precision == "int8" else BinaryCodes
+            self._codes[precision] = kind.encode(self.normalized, progress=progress)
+        return self._codes[precision]
+
+    def _on_device(self):
+        from skytells_lab.analysis.torch_search import DeviceMatrix
+
+        if self._device_matrix is None or self._device_matrix.device.type != str(self.device).split(":")[0]:
+            self._device_matrix = DeviceMatrix(self.normalized, self.device)
+        return self._device_matrix
+
+    def _topk(self, queries: np.ndarray, k: int, *, precision: str, candidates: int | None,
+              exclude=None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+        from skytells_lab.analysis.quantize import candidate_count, check_precision, rescore
+
+        if check_precision(precision) == "float32":
+            if self.device is not None:
+                return self._on_device().topk(queries, k, exclude=exclude)
+            return numpy_topk(self.normalized, queries, k, exclude=exclude, progress=progress)
+        count = candidate_count(precision, k, len(self) - (exclude is not None), candidates)
+        found = self.codes(precision, progress=progress).candidates(queries, count, exclude=exclude,
+                                                                    progress=progress)
+        return rescore(self.normalized, queries, found, k)
+
+    def search(self, query, k: int = 10, *, backend: str = "auto", precision: str = "float32",
+               candidates: int | None = None, progress: bool | None = None):
+        """Cosine top-k for a text, a vector, or a batch of either.
 
         Returns a tidy frame, one row per (query, hit): query (the text, or the query's position for
         vectors), rank (1 = best), score (cosine), then the hit's row of `data`, indexed by its label.
-        backend: "auto" (= "numpy": blocked products + argpartition) or "faiss" (IndexFlatIP, same
-        results; holds its own copy of the matrix).
+        backend: "auto" (= "numpy": one pass of cache-sized block products, filtered by a running
+        threshold) or "faiss" (IndexFlatIP, same results; holds its own copy of the matrix).
+        precision: "float32" (exact), "int8" or "binary": the codes (`codes()`, 1/4 and 1/32 of the
+        float32 bytes) pick `candidates` rows per query (default 4k for int8 and 20k for binary, at
+        least 100), which are then scored exactly with the float32 vectors, so scores are exact and
+        only recall can be below 1 (see skytells_lab.analysis.quantize).
         """
         queries, labels = self._queries(query)
         k = min(k, len(self))
-        if resolve_backend(backend) == "faiss":
+        if precision != "float32" or self.device is not None:
+            scores, indices = self._topk(queries, k, precision=precision, candidates=candidates,
+                                         progress=progress)
+        elif resolve_backend(backend) == "faiss":
             if self._faiss is None:
                 self._faiss = faiss_index(self.normalized)
             scores, indices = faiss_topk(self._faiss, queries, k)
@@ -198,12 +265,29 @@ class EmbeddingSpace:
         columns = {**leading, **{c: hits[c].array for c in hits.columns if c not in leading}}
         return pd.DataFrame(columns, index=hits.index)
 
-    def neighbors(self, k: int = 10, *, rows=None, progress: bool | None = None):
-        """The exact kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
-        a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse()."""
+    def neighbors(self, k: int = 10, *, rows=None, precision: str = "float32", method: str = "exact",
+                  candidates: int | None = None, ef_search: int | None = None, progress: bool | None = None):
+        """The kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
+        a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse().
+
+        method="exact" scans every row (with `precision` "float32", or "int8"/"binary" codes whose
+        candidates are rescored in float32, as in `search`); "approximate" searches an HNSW graph
+        (skytells_lab.analysis.ann; built once, multi-threaded; `ef_search` trades time for recall),
+        for large spaces. Scores are exact cosines in every case."""
         from skytells_lab.analysis.neighbors import knn_graph
 
-        return knn_graph(self.normalized, k, rows=rows, progress=progress, index=self.data.index)
+        if method not in ("exact", "approximate"):
+            raise ValueError(f"method must be 'exact' or 'approximate', got {method!r}")
+        if method == "approximate":
+            from skytells_lab.analysis.ann import approximate_knn
+
+            return approximate_knn(self, k, rows=rows, ef_search=ef_search, progress=progress)
+        topk = None
+        if precision != "float32" or self.device is not None:
+            def topk(queries, k, exclude):
+                return self._topk(queries, k, precision=precision, candidates=candidates, exclude=exclude,
+                                  progress=False)
+        return knn_graph(self.normalized, k, rows=rows, progress=progress, index=self.data.index, topk=topk)
 
     def duplicates(self, threshold: float = 0.95, *, progress: bool | None = None):
         """Near-duplicate pairs (cosine >= threshold), best first: left, right (index labels), score,

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from skytells_lab.analysis import EmbeddingSpace, faiss_topk, numpy_topk
-from skytells_lab.analysis import blocks as blocks_module
+from skytells_lab.analysis import search as search_module
 from skytells_lab.analysis.search import faiss_index, unit_rows
 
 
@@ -37,12 +37,12 @@ def test_search_matches_brute_force_for_one_vector_and_a_batch(space_and_vectors
     assert list(one.index) == [f"id{i}" for i in want_index[0, :5]]
 
 
-def test_blocked_search_equals_one_block(monkeypatch, rng):
+def test_blocked_search_equals_one_block(rng):
     vectors = unit_rows(rng.standard_normal((1000, 16)).astype(np.float32))
     queries = unit_rows(rng.standard_normal((5, 16)).astype(np.float32))
     whole = numpy_topk(vectors, queries, 12)
-    monkeypatch.setattr(blocks_module, "SCORE_BLOCK_BYTES", 5 * 4 * 64)  # 64 rows per block: 16 blocks
-    blocked = numpy_topk(vectors, queries, 12)
+    blocked = numpy_topk(vectors, queries, 12, block_rows=64)  # 16 blocks, thresholds tightening
+    assert search_module.scan_rows(5, 12) >= 2048
     np.testing.assert_array_equal(whole[1], blocked[1])
     np.testing.assert_allclose(whole[0], blocked[0])
     np.testing.assert_array_equal(whole[1], brute_force(vectors, queries, 12)[1])
@@ -94,3 +94,21 @@ def test_query_dimension_is_checked(space_and_vectors):
     space, _ = space_and_vectors
     with pytest.raises(ValueError, match="24 dimensions"):
         space.search(np.ones(5, np.float32))
+
+
+@pytest.mark.parametrize("nq", [1, 3, 100])
+def test_threshold_scan_is_identical_to_a_stable_argsort(rng, nq):
+    vectors = unit_rows(rng.standard_normal((5000, 32)).astype(np.float32))
+    vectors[4000:4100] = vectors[10]  # exact ties across blocks: the lower row must win
+    queries = unit_rows(np.vstack([vectors[10:11], rng.standard_normal((nq - 1, 32)).astype(np.float32)]))
+    want_scores, want = brute_force(vectors, queries, 25)
+    for block_rows, threads in ((None, None), (64, 1), (64, 2), (997, 3)):
+        scores, found = numpy_topk(vectors, queries, 25, block_rows=block_rows, threads=threads)
+        np.testing.assert_array_equal(found, want)
+        np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
+
+
+def test_all_equal_scores_keep_the_lowest_rows():
+    vectors = np.ones((3000, 4), np.float32) / 2
+    _, found = numpy_topk(vectors, vectors[:2], 5, block_rows=100)
+    assert found.tolist() == [[0, 1, 2, 3, 4]] * 2

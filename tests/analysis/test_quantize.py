@@ -1,0 +1,93 @@
+"""int8 and binary precision: recall against the exact float32 search, exact scores, both kernels."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from skytells_lab.analysis import EmbeddingSpace, numpy_topk
+from skytells_lab.analysis.quantize import BinaryCodes, Int8Codes, rescore
+from skytells_lab.analysis.search import unit_rows
+
+
+def recall(found, truth):
+    return float(np.mean([len(np.intersect1d(a, b)) / len(b) for a, b in zip(found, truth, strict=True)]))
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """8,000 vectors around 40 centres in 64 dimensions, and 50 queries drawn the same way."""
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((40, 64)).astype(np.float32)
+    vectors = unit_rows(centres[rng.integers(0, 40, 8000)] + 0.5 * rng.standard_normal((8000, 64)).astype(np.float32))
+    queries = unit_rows(centres[rng.integers(0, 40, 50)] + 0.5 * rng.standard_normal((50, 64)).astype(np.float32))
+    return vectors, queries
+
+
+@pytest.mark.parametrize(("precision", "floor"), [("int8", 0.99), ("binary", 0.9)])
+def test_quantized_search_recalls_the_exact_top_k_with_exact_scores(clustered, precision, floor):
+    vectors, queries = clustered
+    space = EmbeddingSpace(vectors)
+    want = numpy_topk(vectors, queries, 10)[1]
+    frame = space.search(queries, 10, precision=precision)
+    found = frame.index.to_numpy().reshape(50, 10)
+    assert recall(found, want) >= floor
+    exact = np.einsum("qkd,qd->qk", vectors[found], queries)
+    np.testing.assert_allclose(frame["score"].to_numpy().reshape(50, 10), exact, rtol=1e-5, atol=1e-6)
+    assert np.all(np.diff(frame["score"].to_numpy().reshape(50, 10), axis=1) <= 0)
+    # rescoring every row gives the exact answer
+    small = EmbeddingSpace(vectors[:600])
+    everything = small.search(queries, 10, precision=precision, candidates=600)
+    np.testing.assert_array_equal(everything.index.to_numpy().reshape(50, 10), numpy_topk(vectors[:600], queries, 10)[1])
+
+
+def test_codes_are_a_quarter_and_a_thirty_second_of_the_vectors(clustered):
+    vectors, _ = clustered
+    space = EmbeddingSpace(vectors)
+    assert space.codes("int8").codes.nbytes == vectors.nbytes // 4
+    assert space.codes("binary").nbytes == vectors.nbytes // 32
+    with pytest.raises(ValueError, match="precision"):
+        space.search(vectors[0], precision="int4")
+    with pytest.raises(ValueError, match="candidates"):
+        space.search(vectors[0], 10, precision="int8", candidates=3)
+
+
+def test_numpy_hamming_equals_faiss(clustered):
+    pytest.importorskip("faiss")
+    vectors, queries = clustered
+    codes = BinaryCodes.encode(vectors)
+    by_faiss = codes.candidates(queries, 40)
+    by_numpy = codes.candidates(queries, 40, backend="numpy")
+    unpacked = np.unpackbits(codes.codes, axis=1).astype(np.int32)
+    distance = (np.unpackbits(BinaryCodes.pack(queries), axis=1).astype(np.int32)[:, None, :] != unpacked).sum(2)
+    for q in range(len(queries)):  # the same distances (the order of ties may differ)
+        np.testing.assert_array_equal(np.sort(distance[q, by_faiss[q]]), np.sort(distance[q, by_numpy[q]]))
+        assert distance[q, by_numpy[q]].max() <= np.sort(distance[q])[39]
+
+
+def test_int8_without_torch_gives_the_same_candidates(clustered, monkeypatch):
+    vectors, queries = clustered
+    codes = Int8Codes.encode(vectors)
+    with_torch = codes.candidates(queries, 30)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    np.testing.assert_array_equal(codes.candidates(queries, 30), with_torch)
+
+
+@pytest.mark.parametrize(("precision", "floor"), [("int8", 0.99), ("binary", 0.9)])
+def test_quantized_neighbors_exclude_self_and_recall_the_exact_graph(clustered, precision, floor):
+    vectors, _ = clustered
+    space = EmbeddingSpace(vectors)
+    rows = np.arange(0, 8000, 16)
+    exact = space.neighbors(10, rows=rows)
+    graph = space.neighbors(10, rows=rows, precision=precision)
+    assert not np.any(graph.indices == rows[:, None])
+    assert recall(graph.indices, exact.indices) >= floor
+
+
+def test_rescore_orders_like_the_exact_search(clustered):
+    vectors, queries = clustered
+    candidates = np.tile(np.arange(0, 8000, 2), (len(queries), 1))
+    scores, found = rescore(vectors, queries, candidates, 5)
+    want_scores, want = numpy_topk(vectors[::2], queries, 5)
+    np.testing.assert_array_equal(found, want * 2)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
