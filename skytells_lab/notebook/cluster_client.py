@@ -40,6 +40,8 @@ class ClientConfig:
     key_env : the environment variable (or :func:`share_key` name) holding the key on the workers; a
         loopback URL needs none.
     timeout, max_retries, backoff_base, backoff_max, max_retry_after : the client's retry policy.
+    resend_inference : re-send an embedding or chat call after a failure where it may have run (and been
+        charged); off by default, as on the client (the reliability guide's retry policy).
     local : whether the backend is the embedded local server (default: judged from the URL).
     """
 
@@ -50,6 +52,7 @@ class ClientConfig:
     backoff_base: float = 0.5
     backoff_max: float = 8.0
     max_retry_after: float = 60.0
+    resend_inference: bool = False
     local: bool | None = None
 
     @classmethod
@@ -58,7 +61,8 @@ class ClientConfig:
         retry = client._retry
         fields = {"base_url": client.base_url, "timeout": client.timeout, "max_retries": retry.max_retries,
                       "backoff_base": retry.backoff_base, "backoff_max": retry.backoff_max,
-                      "max_retry_after": retry.max_retry_after, "local": client._local}
+                      "max_retry_after": retry.max_retry_after, "resend_inference": retry.resend_inference,
+                      "local": client._local}
         return cls(**{**fields, **changes})
 
     def key(self) -> str | None:
