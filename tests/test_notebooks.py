@@ -53,13 +53,7 @@ LIBRARY_BARS = ("Loading weights", "Writing model shards", "Loading checkpoint s
 WARNING_LINE = re.compile(r"^\S*Warning: |^WARNING", re.MULTILINE)
 
 
-# 06 loads a SentenceTransformer in a cell of its own (not through a runner), which shows transformers'
-# "Loading weights" bar: strict, so this marker must go when the notebook is fixed
-_LOOK = [pytest.param(p, marks=pytest.mark.xfail(strict=True, reason="06 cell 11 shows a library's bar"))
-         if p.name.startswith("06-") else p for p in NOTEBOOKS]
-
-
-@pytest.mark.parametrize("notebook", _LOOK, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_outputs_look_right(notebook, executed_notebooks):  # noqa: F811
     """One stream block per cell and stream (a streamed reply is not one block per chunk), no library
     progress bars, no warnings."""
@@ -78,7 +72,7 @@ def test_notebook_outputs_look_right(notebook, executed_notebooks):  # noqa: F81
                     f"{notebook.name} cell {number} shows a warning:\n{output['text'][:2000]}")
 
 
-@pytest.mark.parametrize("name", ["01", "02", "03", "05", "07"])
+@pytest.mark.parametrize("name", ["01", "02", "03", "04", "05", "06", "07", "08"])
 def test_tutorial_states_its_runtime_on_two_cores(name):
     (notebook,) = [p for p in NOTEBOOKS if p.name.startswith(name + "-")]
     first = json.loads(notebook.read_text(encoding="utf-8"))["cells"][0]
