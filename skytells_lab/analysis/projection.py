@@ -62,6 +62,7 @@ class Projector(TransformerMixin, BaseEstimator):
                          **params)
 
     def fit(self, X, y=None):
+        """Learn the map of the rows of `X` (n, d); `y` is ignored. Returns self, with ``embedding_``."""
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         X = self._prepare(X)
@@ -71,6 +72,7 @@ class Projector(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
+        """The map's coordinates (n, n_components) of the rows of `X`, fitted on them; `y` is ignored."""
         return self.fit(X).embedding_
 
     def transform(self, X):

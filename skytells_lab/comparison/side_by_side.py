@@ -575,7 +575,7 @@ class Comparison:
 
     def noise_floor(self) -> dict[str, float]:
         """Per metric, how far two runs of the same model on the same input differ (the 95th percentile of
-        |difference| over inputs): between the columns of an A/A pair (the same model twice) when there is
+        ``|difference|`` over inputs): between the columns of an A/A pair (the same model twice) when there is
         one, else between a model's repeats; 0 with one run of each. Changes within it are noise."""
         import numpy as np
 

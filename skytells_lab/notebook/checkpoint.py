@@ -90,6 +90,9 @@ def write_part(folder: str | os.PathLike, number: int, frame: pd.DataFrame, vect
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     pq.write_table(table, temporary)
     os.replace(temporary, path)
+    # an attempt killed mid-write (a lost worker) leaves its temporary file: the partition is whole now
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     return path
 
 

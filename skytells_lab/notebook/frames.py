@@ -55,11 +55,14 @@ def _device(client: Any) -> str | None:
         return cached or None
     device = ""
     if getattr(client, "is_local", False):
-        status = client.status()
-        if inspect.iscoroutine(status):  # an async client: the async frames ask first (_device_async)
-            status.close()
-            return None
-        device = status.get("device") or ""
+        try:
+            status = client.status()
+            if inspect.iscoroutine(status):  # an async client: the async frames ask first (_device_async)
+                status.close()
+                return None
+            device = status.get("device") or ""
+        except Exception:  # noqa: BLE001 - provenance must never break a frame
+            device = ""
     try:
         client._skytells_device = device
     except AttributeError:
@@ -70,7 +73,10 @@ def _device(client: Any) -> str | None:
 async def _device_async(client: Any) -> None:
     """Ask an async client's backend for its device once, so the frame's provenance can name it."""
     if getattr(client, "is_local", False) and getattr(client, "_skytells_device", None) is None:
-        client._skytells_device = (await client.status()).get("device") or ""
+        try:
+            client._skytells_device = (await client.status()).get("device") or ""
+        except Exception:  # noqa: BLE001 - provenance must never break a frame
+            client._skytells_device = ""
 
 
 def provenance(client: Any = None, **extra: Any) -> dict[str, Any]:
