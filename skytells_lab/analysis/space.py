@@ -307,10 +307,19 @@ class EmbeddingSpace:
     def cluster(self, method: str = "kmeans", n_clusters="auto", *, column: str = "cluster",
                 **params) -> EmbeddingSpace:
         """Cluster the items (Clusterer: kmeans | hdbscan | agglomerative; n_clusters="auto" picks k by
-        silhouette) and store the labels as data[column]. Returns the space."""
+        silhouette) and store the labels as data[column]. Returns the space.
+
+        HDBSCAN, and agglomerative clustering above 20,000 items, are given the space's kNN graph
+        (`neighbors=` "auto" | "exact" | "approximate"; "auto" is exact up to 50,000 items and the
+        HNSW graph of neighbors(method="approximate") above, built once per space)."""
         from skytells_lab.analysis.clustering import Clusterer
 
-        self.clusterer_ = Clusterer(method, n_clusters, **params).fit(self.normalized)
+        clusterer = Clusterer(method, n_clusters, **params)
+        graph = clusterer.uses_graph(len(self))
+        knn = None
+        if graph is not None:
+            knn = self.neighbors(min(clusterer.graph_k(), len(self) - 1), method=graph)
+        self.clusterer_ = clusterer.fit(self.normalized, knn=knn)
         self.data[column] = self.clusterer_.labels_
         self.cluster_column = column
         self.cluster_names_ = {}
