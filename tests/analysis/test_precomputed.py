@@ -127,3 +127,21 @@ def test_neighbors_mode_is_checked(blobs):
         Clusterer("hdbscan", neighbors="hnsw").fit(blobs[0])
     assert precomputed.resolve_neighbors("auto", precomputed.EXACT_MAX) == "exact"
     assert precomputed.resolve_neighbors("auto", precomputed.EXACT_MAX + 1) == "approximate"
+
+
+def test_space_project_tsne_uses_the_spaces_graph(blobs, monkeypatch):
+    X, _ = blobs
+    space = EmbeddingSpace(X)
+    calls = []
+    original = EmbeddingSpace.neighbors
+
+    def recording(self, k=10, **kw):
+        calls.append((k, kw.get("method")))
+        return original(self, k, **kw)
+
+    monkeypatch.setattr(EmbeddingSpace, "neighbors", recording)
+    space.project("tsne", neighbors="approximate", max_iter=250)
+    assert calls == [(91, "approximate")]  # 3 x perplexity + 1 at the default perplexity 30
+    assert space.projector_.graph_ == "approximate" and space.data[["x", "y"]].notna().all().all()
+    space.project("pca")
+    assert len(calls) == 1
