@@ -12,6 +12,8 @@ recall. Goals (issue 18), at 1,000,000 x 384:
   MiniLM wheel are installed and --real-n > 0);
 - approximate kNN (HNSW): recall@10 >= 0.95 against exact, the graph of --ann-n rows timed; the 1M graph
   is extrapolated from it unless --ann-n 1000000;
+- cluster()/project() given the kNN graph (HDBSCAN, t-SNE) against the estimators searching
+  neighbours themselves at --graph-ref-n rows, and HDBSCAN on the HNSW graph at --graph-n rows;
 - --mmap-n 10000000: a space on disk (15 GB, written in chunks under --tmp, removed after), loaded with
   mmap=True and searched at binary and int8 precision in a fresh process: peak RSS under 2 GB.
 
@@ -172,6 +174,57 @@ def ann_part(matrix, args, sizes: dict) -> list[dict]:
                    minutes_1m=at_1m / 60, **{**sizes, "n": n})]
 
 
+def graph_part(matrix, args, sizes: dict) -> list[dict]:
+    """cluster()/project() given the space's kNN graph against the estimators searching themselves:
+    HDBSCAN and t-SNE at --graph-ref-n rows (both ways, ARI / trustworthiness between them), and
+    HDBSCAN on the HNSW graph alone at --graph-n rows (the estimator's own search there takes hours)."""
+    from sklearn.cluster import HDBSCAN
+    from sklearn.manifold import TSNE, trustworthiness
+    from sklearn.metrics import adjusted_rand_score
+
+    from skytells_lab.analysis import Clusterer, EmbeddingSpace, Projector
+
+    rows = []
+    n = min(args.graph_ref_n, len(matrix))
+    unit = matrix[:n]
+    started = time.perf_counter()
+    ours = Clusterer("hdbscan", min_cluster_size=10).fit(unit).labels_
+    with_graph = time.perf_counter() - started
+    started = time.perf_counter()
+    theirs = HDBSCAN(min_cluster_size=10, copy=True).fit_predict(unit)
+    without = time.perf_counter() - started
+    ari = adjusted_rand_score(theirs, ours)
+    rows.append(report(f"cluster hdbscan on the graph ({n:,})", "faster than HDBSCAN's own search, ARI >= 0.99",
+                       f"{n:,} rows: {with_graph:.1f} s with the exact graph, {without:.1f} s searching itself "
+                       f"= {with_graph / without:.2f}x; ARI {ari:.4f}", with_graph < without and ari >= 0.99,
+                       None, ratio=with_graph / without, ari=ari, **{**sizes, "n": n}))
+    params = {"max_iter": 250}
+    started = time.perf_counter()
+    ours = Projector("tsne", params=params).fit(unit).embedding_
+    with_graph = time.perf_counter() - started
+    started = time.perf_counter()
+    theirs = TSNE(2, metric="cosine", init="pca", perplexity=30.0, random_state=0, **params).fit_transform(unit)
+    without = time.perf_counter() - started
+    probe = slice(0, min(n, 3000))
+    trust = [trustworthiness(unit[probe], e[probe], n_neighbors=10, metric="cosine") for e in (ours, theirs)]
+    rows.append(report(f"project tsne on the graph ({n:,})", "faster than t-SNE's own search, same trustworthiness",
+                       f"{n:,} rows, 250 iterations: {with_graph:.1f} s with the exact graph, {without:.1f} s "
+                       f"searching itself = {with_graph / without:.2f}x; trustworthiness {trust[0]:.3f} vs "
+                       f"{trust[1]:.3f}", with_graph < without and trust[0] >= trust[1] - 0.01, None,
+                       ratio=with_graph / without, trust=trust[0], trust_ref=trust[1], **{**sizes, "n": n}))
+    if args.graph_n:
+        n = min(args.graph_n, len(matrix))
+        space = EmbeddingSpace(matrix[:n])
+        started = time.perf_counter()
+        space.cluster("hdbscan", min_cluster_size=10, neighbors="approximate")
+        took = time.perf_counter() - started
+        found = space.clusterer_.n_clusters_
+        rows.append(report(f"cluster hdbscan on the HNSW graph ({n:,})", "completes (own search: hours)",
+                           f"{n:,} rows: {took:.0f} s including the graph, {found} clusters", True, None,
+                           seconds=took, clusters=found, **{**sizes, "n": n}))
+    return rows
+
+
 def real_part(args, sizes: dict) -> list[dict]:
     vectors = None
     if args.real and Path(args.real).exists():
@@ -310,11 +363,18 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--tmp", default="/tmp", help="where the memory-mapped space is written")
     p.add_argument("--real", default=None, help="a .npy of real unit embeddings (e.g. MiniLM BBC sentences)")
     p.add_argument("--real-n", type=int, default=0, help="embed this many BBC sentences with MiniLM here")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: random,clustered,knn,ann,real")
+    p.add_argument("--graph-ref-n", type=int, default=None,
+                   help="rows for cluster()/project() with the graph vs without (default 20,000)")
+    p.add_argument("--graph-n", type=int, default=None,
+                   help="rows for HDBSCAN on the HNSW graph alone (default 200,000; 0 skips)")
+    p.add_argument("--skip", default="",
+                   help="comma-separated parts to skip: random,clustered,knn,ann,graph,real")
     args = p.parse_args(argv)
     n = args.n or (QUICK_N if args.quick else 1_000_000)
     args.knn_n = args.knn_n or (QUICK_N if args.quick else 50_000)
     args.ann_n = args.ann_n if args.ann_n is not None else (QUICK_N if args.quick else 200_000)
+    args.graph_ref_n = args.graph_ref_n or (500 if args.quick else 20_000)
+    args.graph_n = args.graph_n if args.graph_n is not None else (2000 if args.quick else 200_000)
     if args.quick and not args.mmap_n:
         args.mmap_n = 5 * QUICK_N  # the smoke test also writes, maps and searches a space on disk
     skip = set(args.skip.split(","))
@@ -329,13 +389,15 @@ def main(argv=None) -> list[dict]:
         if "knn" not in skip:
             rows += knn_part(matrix, args, sizes)
         del matrix
-    if not {"clustered", "ann"} <= skip:
+    if not {"clustered", "ann", "graph"} <= skip:
         matrix = clustered(n, args.d, seed=0)
         queries = clustered(args.batch, args.d, seed=1)
         if "clustered" not in skip:
             rows += search_part(matrix, queries, args, f"{n:,} clustered", sizes)
         if "ann" not in skip and args.ann_n:
             rows += ann_part(matrix, args, sizes)
+        if "graph" not in skip:
+            rows += graph_part(matrix, args, sizes)
         del matrix
     if "real" not in skip:
         rows += real_part(args, sizes)

@@ -307,35 +307,54 @@ class EmbeddingSpace:
     def cluster(self, method: str = "kmeans", n_clusters="auto", *, column: str = "cluster",
                 **params) -> EmbeddingSpace:
         """Cluster the items (Clusterer: kmeans | hdbscan | agglomerative; n_clusters="auto" picks k by
-        silhouette) and store the labels as data[column]. Returns the space."""
+        silhouette) and store the labels as data[column]. Returns the space.
+
+        HDBSCAN, and agglomerative clustering above 20,000 items, are given the space's kNN graph
+        (`neighbors=` "auto" | "exact" | "approximate"; "auto" is exact up to 50,000 items and the
+        HNSW graph of neighbors(method="approximate") above, built once per space)."""
         from skytells_lab.analysis.clustering import Clusterer
 
-        self.clusterer_ = Clusterer(method, n_clusters, **params).fit(self.normalized)
+        clusterer = Clusterer(method, n_clusters, **params)
+        graph = clusterer.uses_graph(len(self))
+        knn = None
+        if graph is not None:
+            knn = self.neighbors(min(clusterer.graph_k(), len(self) - 1), method=graph)
+        self.clusterer_ = clusterer.fit(self.normalized, knn=knn)
         self.data[column] = self.clusterer_.labels_
         self.cluster_column = column
         self.cluster_names_ = {}
         return self
 
     def project(self, method: str = "pca", n_components: int = 2, *, sample: int | str | None = "auto",
-                random_state=0, **params) -> EmbeddingSpace:
+                neighbors: str = "auto", random_state=0, **params) -> EmbeddingSpace:
         """Map the items to 2 (or 3) dimensions with the Projector (pca | tsne | umap) and store the
         coordinates as data columns x, y (z). With `sample`, PCA or UMAP is fitted on that many random
         items and all items are then placed into the map block by block, which bounds memory (a PCA
         fit centers a full copy of its input); "auto" samples 100,000 items from larger spaces, None
-        fits on everything. Extra keywords go to the underlying estimator."""
+        fits on everything. Extra keywords go to the underlying estimator.
+
+        `neighbors` ("auto" | "exact" | "approximate", see Projector): t-SNE is given the space's kNN
+        graph (exact up to 50,000 items, the space's HNSW graph above); UMAP only when "exact" or
+        "approximate" is asked for (under "auto" it keeps its own graph, which place() needs)."""
         from skytells_lab.analysis.projection import Projector
 
         if sample == "auto":
             large = method != "tsne" and len(self) > AUTO_PROJECTION_SAMPLE
             sample = AUTO_PROJECTION_SAMPLE if large else None
-        projector = Projector(method, n_components, params=params or None, random_state=random_state)
+        projector = Projector(method, n_components, params=params or None, neighbors=neighbors,
+                              random_state=random_state)
         if sample is not None and sample < len(self):
             picked = np.sort(np.random.default_rng(random_state).choice(len(self), sample, replace=False))
+            # The map is fitted on the sample alone, so a graph it is given must be the sample's own
+            # (the Projector builds it from those rows: the space's graph links items outside the
+            # sample). The other items are then placed by the fitted estimator's transform.
             projector.fit(self.normalized[picked])
             coords = np.vstack([projector.transform(self.normalized[start:start + 65536])
                                 for start in range(0, len(self), 65536)])
         else:
-            coords = projector.fit_transform(self.normalized)
+            graph = projector.uses_graph(len(self))
+            knn = self.neighbors(projector.graph_k(len(self)), method=graph) if graph is not None else None
+            coords = projector.fit(self.normalized, knn=knn).embedding_
         self.projector_ = projector
         for axis, name in enumerate(PROJECTION_COLUMNS[:n_components]):
             self.data[name] = coords[:, axis]

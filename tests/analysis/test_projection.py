@@ -82,3 +82,56 @@ def test_space_project_stores_columns_and_places_points(blobs):
 def test_place_needs_a_map(blobs):
     with pytest.raises(ValueError, match="project"):
         EmbeddingSpace(blobs[0]).place(blobs[0][:1])
+
+
+def test_tsne_on_the_exact_graph_is_sklearns_tsne(blobs):
+    """The precomputed exact graph with sklearn's own PCA init: the map TSNE(metric="cosine") draws.
+    (Not to the bit: float32 distances against sklearn's float64 ones, amplified by 300 iterations.)"""
+    from sklearn.cluster import KMeans
+    from sklearn.manifold import TSNE, trustworthiness
+    from sklearn.metrics import adjusted_rand_score
+
+    vectors, truth = blobs
+    unit = unit_rows(vectors)
+    projector = Projector("tsne", params={"max_iter": 300}, neighbors="exact").fit(vectors)
+    assert projector.graph_ == "exact" and projector.estimator_.metric == "precomputed"
+    reference = TSNE(2, metric="cosine", init="pca", perplexity=30.0, max_iter=300,
+                     random_state=0).fit_transform(unit)
+    for embedding in (projector.embedding_, reference):  # the blobs land apart in both maps
+        assert adjusted_rand_score(truth, KMeans(4, n_init=3, random_state=0).fit_predict(embedding)) == 1.0
+    trust = [trustworthiness(unit, e, n_neighbors=10, metric="cosine") for e in (projector.embedding_, reference)]
+    assert abs(trust[0] - trust[1]) < 0.01
+    # the starting map is sklearn's init="pca" exactly
+    from sklearn.decomposition import PCA
+
+    from skytells_lab.analysis.projection import _tsne_pca_init
+
+    start = PCA(2, random_state=np.random.RandomState(0)).fit_transform(unit).astype(np.float32)
+    np.testing.assert_allclose(_tsne_pca_init(unit, 2, 0), start / np.std(start[:, 0]) * 1e-4, rtol=1e-4, atol=1e-9)
+
+
+def test_tsne_on_the_hnsw_graph_keeps_the_neighbourhoods(blobs):
+    from sklearn.manifold import trustworthiness
+
+    vectors, _ = blobs
+    projector = Projector("tsne", params={"max_iter": 300}, neighbors="approximate").fit(vectors)
+    assert projector.graph_ == "approximate"
+    assert trustworthiness(unit_rows(vectors), projector.embedding_, n_neighbors=10, metric="cosine") > 0.95
+
+
+def test_umap_given_a_graph_gets_umaps_precomputed_knn_layout(blobs, monkeypatch):
+    from sklearn.neighbors import NearestNeighbors
+
+    vectors, _ = blobs
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=_FakeUMAP))
+    assert Projector("umap").fit(vectors).graph_ is None  # "auto": UMAP's own graph, transform works
+    projector = Projector("umap", neighbors="exact").fit(vectors)
+    indices, distances = projector.estimator_.params["precomputed_knn"]
+    # umap's own nearest_neighbors layout: 15 columns, the row itself first at distance 0
+    ref_d, ref_i = NearestNeighbors(n_neighbors=15, metric="cosine").fit(unit_rows(vectors)).kneighbors()
+    np.testing.assert_array_equal(indices[:, 0], np.arange(len(vectors)))
+    np.testing.assert_array_equal(distances[:, 0], 0)
+    np.testing.assert_array_equal(np.sort(indices[:, 1:], 1), np.sort(ref_i[:, :14], 1))
+    np.testing.assert_allclose(distances[:, 1:], ref_d[:, :14], atol=1e-5)
+    with pytest.raises(NotImplementedError, match="neighbors='auto'"):
+        projector.transform(vectors[:2])
