@@ -2,13 +2,13 @@
 
 Runs the process tree of a Binder session on this machine: the session server as `binder/start` starts
 it (`skytells_lab.cli.start_session_server`, the code path of `skytells-lab lab` too), JupyterLab, and
-kernels found by the server through SKYTELLS_BASE_URL executing all seven tutorials one after another,
+kernels found by the server through SKYTELLS_BASE_URL executing all eight tutorials one after another,
 then three at once. The total resident memory of the tree (the sum of RSS of the server, JupyterLab and
 the kernels, sampled from /proc every 0.25 s) is the figure; the sum of PSS (shared pages split between
 the processes that map them, closer to what a container's memory limit counts) is printed beside it. The
 processes that drive the kernels (nbclient, standing in for the browser) are not counted.
 
-    python benchmarks/bench_binder_memory.py            # all seven, then 01, 04 and 06 at once (~15 min)
+    python benchmarks/bench_binder_memory.py            # all eight, then 01, 04 and 06 at once (~15 min)
     python benchmarks/bench_binder_memory.py --quick    # one tiny notebook (the smoke test)
 """
 

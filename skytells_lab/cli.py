@@ -166,7 +166,9 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     Returns the process and the environment every kernel of the session needs: ``SKYTELLS_BASE_URL`` (so
     ``sl.connect()`` uses this server and the models load once, not per kernel) and
     ``SKYTELLS_WEBHOOK_SECRET`` (the server's webhook signing secret, so a kernel's ``WebhookInbox``
-    verifies its deliveries). `skytells-lab lab` and Binder's ``binder/start`` (through
+    verifies its deliveries) and ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
+    otherwise gives each of the server's request and torch threads its own heap arena, which keeps freed
+    activation memory resident; measured in benchmarks/bench_binder_memory.py). `skytells-lab lab` and Binder's ``binder/start`` (through
     `skytells-lab session`) both start the session this way.
     """
     import time
@@ -179,6 +181,7 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     folder.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
+    arenas = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
     log = open(folder / "session-server.log", "ab")  # noqa: SIM115 - handed to the process, closed below
     try:
         process = subprocess.Popen(
@@ -204,7 +207,7 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
         time.sleep(0.2)
     # started without an api key or a configured secret, the server signs with the secret it keeps here
     secret = (folder / "webhook_secret").read_text().strip()
-    return process, {"SKYTELLS_BASE_URL": url, "SKYTELLS_WEBHOOK_SECRET": secret}
+    return process, {"SKYTELLS_BASE_URL": url, "SKYTELLS_WEBHOOK_SECRET": secret, **arenas}
 
 
 def stop_session_server(process: subprocess.Popen, timeout: float = 15.0) -> None:
