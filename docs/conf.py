@@ -100,6 +100,8 @@ def _markdown_fences_to_rst(app, what, name, obj, options, lines: list[str]) -> 
 def _skip_undocumented_fields(app, what, name, obj, skip, options) -> bool | None:
     """``undoc-members`` is for methods and properties: a class's plain data attributes (pydantic fields,
     dataclass fields) stay out unless documented, as without the option; enum members stay in."""
+    if what == "class" and name.startswith("set_") and name.endswith("_request"):
+        return True  # scikit-learn's generated metadata-routing setters (set_fit_request, ...)
     if skip or what != "class" or inspect.isroutine(obj) or inspect.isclass(obj):
         return None
     if isinstance(obj, (property, functools.cached_property, classmethod, staticmethod, enum.Enum)):

@@ -96,7 +96,7 @@ class Clusterer(ClusterMixin, BaseEstimator):
     Learned: `labels_`, `n_clusters_`, `cluster_centers_` (unit mean direction of each cluster; HDBSCAN
     noise, label -1, has none), `estimator_` (the fitted scikit-learn estimator), `silhouettes_`
     (Series, only when n_clusters="auto"). KMeans becomes MiniBatchKMeans above 20,000 rows.
-    `fit(X, knn=graph)` takes a ready KNNGraph of all rows (EmbeddingSpace.cluster passes the space's).
+    `fit` takes a ready KNNGraph of all rows as `knn` (EmbeddingSpace.cluster passes the space's).
     """
 
     def __init__(self, method="kmeans", n_clusters=8, *, k_range=range(2, 13), min_cluster_size=10,

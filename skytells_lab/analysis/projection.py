@@ -43,7 +43,7 @@ class Projector(TransformerMixin, BaseEstimator):
     Learned: `embedding_` (the training rows' coordinates), `estimator_`, `graph_` ("exact",
     "approximate" or None: the kNN graph the fit was given). `transform` places new rows into
     the fitted map for PCA and UMAP (not UMAP fitted on a given graph); t-SNE has no out-of-sample
-    transform and raises. `fit(X, knn=graph)` takes a ready KNNGraph of all rows.
+    transform and raises. `fit` takes a ready KNNGraph of all rows as `knn`.
     """
 
     def __init__(self, method="pca", n_components=2, *, normalize=True, params=None, neighbors="auto",
