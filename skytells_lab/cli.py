@@ -31,6 +31,8 @@ def _serve(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             config=args.config,
             dtype=args.dtype,
+            preload=True if args.preload else None,
+            log_format=args.log_format,
         )
     except DeviceUnavailable as err:
         raise SystemExit(f"skytells-lab serve: {err}") from None
@@ -276,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", help="require this key (required off loopback; or SKYTELLS_LAB_SERVER_KEY)")
     serve.add_argument("--data-dir", help="predictions and outputs (default: SKYTELLS_LAB_HOME or the user data dir)")
     serve.add_argument("--config", help="TOML file adding models and aliases")
+    serve.add_argument("--preload", action="store_true",
+                       help="load every model as the server starts; /v1/health answers 503 until they are loaded")
+    serve.add_argument("--log-format", default="text", choices=["text", "json"],
+                       help="json: one JSON access-log line per request (no keys, bodies or query strings)")
     serve.set_defaults(func=_serve)
 
     prepare = sub.add_parser("prepare", help="load the built-in local models once (warms their caches)")

@@ -413,7 +413,7 @@ def backend_status(client: Any) -> Op:
     try:
         body = yield Call("GET", "/health", kind="status", max_retries=1)
         if isinstance(body, dict):
-            info.update({k: v for k, v in body.items() if k in ("version", "device", "local", "models")})
+            info.update({k: v for k, v in body.items() if k in _HEALTH_FIELDS})
         info["reachable"] = True
     except (E.NotFoundError, E.InvalidInputError, E.InvalidJSONError):
         try:
@@ -426,6 +426,14 @@ def backend_status(client: Any) -> Op:
     except (E.AuthenticationError, E.PermissionDeniedError) as err:
         info.update(reachable=True, error=str(err))
     except E.SkytellsError as err:
+        if err.error_id in ("MODELS_LOADING", "MODELS_FAILED") and isinstance(err.details, dict):
+            # the local server is up, its models are not all loaded yet (503 from /health)
+            info.update({k: v for k, v in err.details.items() if k in _HEALTH_FIELDS}, reachable=True)
         info["error"] = str(err)
+    info.setdefault("ready", bool(info["reachable"]) and "error" not in info)
+    info.setdefault("loading", [])
     info["latency_s"] = round(time.monotonic() - started, 4)
     return info
+
+
+_HEALTH_FIELDS = ("version", "device", "local", "models", "ready", "loading", "model_states")

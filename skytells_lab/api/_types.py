@@ -363,7 +363,9 @@ class ModelPage(_Page):
 
 
 class BackendStatus(dict):
-    """``client.status()``: dict-like, with attribute access to reachable, version, local, device."""
+    """``client.status()``: dict-like, with attribute access to reachable, version, local, device, ready
+    (every model the local server loads at start is loaded; False while its ``/health`` answers 503) and
+    loading (those models still loading)."""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -374,7 +376,9 @@ class BackendStatus(dict):
     def __repr__(self) -> str:
         where = "local" if self.get("local") else "remote"
         state = "reachable" if self.get("reachable") else "unreachable"
-        extra = "".join(f", {k}={self[k]!r}" for k in ("version", "device") if self.get(k))
+        if self.get("reachable") and self.get("ready") is False:
+            state += ", not ready"
+        extra = "".join(f", {k}={self[k]!r}" for k in ("version", "device", "loading") if self.get(k))
         return f"BackendStatus({state}, {where}, {self.get('base_url')!r}{extra})"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +29,7 @@ from skytells_lab.local.guards import (
     require_json,
 )
 from skytells_lab.local.inference import InferenceService
+from skytells_lab.local.observability import ACCESS_LOGGER, ObservabilityMiddleware, ServerMetrics
 from skytells_lab.local.predictions import (
     PredictionService,
     marked,
@@ -36,6 +37,7 @@ from skytells_lab.local.predictions import (
     unreadable_fields,
     unreadable_prediction,
 )
+from skytells_lab.local.readiness import Readiness, preload_slugs
 from skytells_lab.local.store import TERMINAL, Store
 from skytells_lab.local.webhooks import WebhookDispatcher
 from skytells_lab.local.wire_values import shown
@@ -59,14 +61,24 @@ class ServerState:
     started: float = field(default_factory=time.time)
     recovered: list[str] = field(default_factory=list)
     host: str = "127.0.0.1"  # the bound address: a loopback bind checks the Host header
+    access_log: bool = False  # one JSON line per request on the `skytells_lab.access` logger
+    readiness: Readiness = field(init=False, repr=False)
+    metrics: ServerMetrics = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.readiness = Readiness(self.catalog.runners, preload_slugs(self.config.preload, self.catalog.slugs))
+        self.metrics = ServerMetrics(self)
+        self.predictions.observers.append(self.metrics.observe_prediction)
 
     def start(self) -> None:
         self.dispatcher.start()
         self.recovered = self.predictions.start()
+        self.readiness.start()
 
     def stop(self) -> None:
         self.predictions.stop()
         self.dispatcher.stop()
+        self.readiness.join(30.0)
         self.store.close()
 
 
@@ -146,7 +158,10 @@ def create_app(state: ServerState) -> FastAPI:
         raw = await read_limited(request, state.config.max_body_bytes)
         if raw.strip():  # an empty body is answered as such, whatever its type
             require_json(request.headers)
-        return parse_json(raw, state.config.max_json_depth)
+        body = parse_json(raw, state.config.max_json_depth)
+        if isinstance(body, dict):  # the model label of the request's metrics and access-log line
+            request.state.model = state.catalog.local_slug(body.get("model"))
+        return body
 
     def base_url(request: Request) -> str:
         return str(request.base_url).rstrip("/")
@@ -156,13 +171,34 @@ def create_app(state: ServerState) -> FastAPI:
 
     # health and files (open: liveness probes, and output URLs that notebooks embed as <img src>) ------
 
-    @open_routes.get("/health", tags=["status"])
+    @open_routes.get("/health", tags=["status"], responses={503: {"description": "Models still loading"}})
     async def health():
+        """Readiness: 200 once every model the server loads at start (`[server] preload`) is ready; 503
+        MODELS_LOADING (or MODELS_FAILED) with the models' states until then."""
         spent = await run_in_threadpool(state.store.credits_spent)
-        return {"status": "ok", "version": __version__, "local": True, "device": state.device,
+        readiness = state.readiness
+        states = readiness.states()
+        body = {"status": "ok", "version": __version__, "local": True, "device": state.device,
                 "models": state.catalog.slugs, "uptime_s": round(time.time() - state.started, 3),
                 "auth": bool(state.api_key),
-                "credits": {"balance": state.config.credits, "used": round(spent, 8)}}
+                "credits": {"balance": state.config.credits, "used": round(spent, 8)},
+                "ready": readiness.ready, "model_states": states,
+                "loading": [s for s in readiness.preload if states[s] == "loading"]}
+        if body["ready"]:
+            return body
+        failed = readiness.errors()
+        if body["loading"]:
+            raise ApiError(503, "MODELS_LOADING", f"The server is loading {', '.join(body['loading'])}; it "
+                           "answers 200 here once every model it loads at start is ready.",
+                           {**body, "status": "loading", "failed": failed}, response="Models loading")
+        raise ApiError(503, "MODELS_FAILED", "Loading " + "; ".join(f"{k} failed ({v})" for k, v in failed.items())
+                       + ". A request for the model tries to load it again.",
+                       {**body, "status": "failed", "failed": failed}, response="Models failed to load")
+
+    @open_routes.get("/health/live", tags=["status"])
+    async def live():
+        """Liveness: 200 while the server answers, models loading or not."""
+        return {"status": "alive", "version": __version__, "uptime_s": round(time.time() - state.started, 3)}
 
     @open_routes.get("/files/{prediction_id}/{filename}", tags=["files"])
     async def files(prediction_id: str, filename: str):
@@ -204,6 +240,7 @@ def create_app(state: ServerState) -> FastAPI:
     @api.get("/models/{slug:path}", tags=["models"])
     @api.get("/model/{slug:path}", tags=["models"])
     async def get_model(slug: str, request: Request):
+        request.state.model = state.catalog.local_slug(slug)
         return state.catalog.model_object(slug, parse_fields(request.query_params.getlist("fields")))
 
     # predictions ---------------------------------------------------------------------------------
@@ -280,8 +317,20 @@ def create_app(state: ServerState) -> FastAPI:
     @api.post("/embeddings", tags=["inference"], openapi_extra=_EMBEDDINGS_BODY)
     async def embeddings(request: Request):
         body = await read_body(request)
+        result = await run_in_threadpool(state.inference.embeddings, _require_object(body))
+        state.metrics.observe_embeddings(request.state.model or "", len(result["data"]),
+                                         result["usage"]["prompt_tokens"])
         # a JSONResponse: FastAPI's encoder would walk every float of every vector once more
-        return JSONResponse(await run_in_threadpool(state.inference.embeddings, _require_object(body)))
+        return JSONResponse(result)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request):
+        # open as /v1/health is (scrapers send no key, as for TEI and vLLM), behind the Host/Origin guard;
+        # `[server] metrics_require_key = true` asks for the API key here too
+        if state.config.metrics_require_key:
+            check_key(state.api_key, request.headers)
+        content, media_type = state.metrics.exposition(request.headers.get("accept"))
+        return Response(content, media_type=media_type)
 
     app.include_router(open_routes)
     app.include_router(api)
@@ -296,6 +345,10 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_middleware(BrowserGuardMiddleware, check_host=is_loopback_host(state.host), allowed_hosts=hosts,
                        allow_origins=state.config.allow_origins, render=render_error)
     app.add_middleware(RequestContextMiddleware, limit=state.config.max_body_bytes, render=render_error)
+    import logging
+
+    app.add_middleware(ObservabilityMiddleware, metrics=state.metrics, routes=app.router.routes,
+                       access_log=logging.getLogger(ACCESS_LOGGER) if state.access_log else None)
     return app
 
 

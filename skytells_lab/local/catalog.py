@@ -41,6 +41,16 @@ class Catalog:
     def slugs(self) -> list[str]:
         return list(self._runners)
 
+    @property
+    def runners(self) -> dict:
+        """The runners by local slug (a copy)."""
+        return dict(self._runners)
+
+    def local_slug(self, slug) -> str | None:
+        """The local model a slug or alias names, or None: a label that cannot grow with what clients send."""
+        local = self.aliases.get(slug, slug) if isinstance(slug, str) else None
+        return local if local in self._runners else None
+
     def entry(self, slug: str) -> dict:
         runner = self._runners[slug]
         entry = copy.deepcopy(runner.catalog_entry())

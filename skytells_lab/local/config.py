@@ -21,6 +21,9 @@ max_tokens = 512                 # cap on generated tokens per chat/responses ca
 public_url = "http://host:8000"  # base of the URLs in webhooks (default: the bound address)
 allow_origins = []               # web origins whose browser requests are served ("http://localhost:3000"; "*")
 allowed_hosts = []               # Host names a loopback server answers besides localhost and loopback IPs
+preload = false                  # load models as the server starts (true: all; or ["slug", ...]); until
+                                 # they are loaded GET /v1/health answers 503 MODELS_LOADING
+metrics_require_key = false      # GET /metrics asks for the api key too (it is open, as /v1/health is)
 
 [models.tiny-sd]                 # more models: any runner of skytells_lab.local.runners.build_runner
 runner = "diffusers"
@@ -74,6 +77,8 @@ class ServerConfig:
     public_url: str | None = None
     allow_origins: list[str] = field(default_factory=list)
     allowed_hosts: list[str] = field(default_factory=list)
+    preload: bool | list[str] = False
+    metrics_require_key: bool = False
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -85,6 +90,8 @@ class ServerConfig:
             value = getattr(self, name)
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v for v in value):
                 raise ValueError(f"{name} must be a list of strings, not {value!r}")
+        if not isinstance(self.metrics_require_key, bool):
+            raise ValueError(f"metrics_require_key must be true or false, not {self.metrics_require_key!r}")  # noqa: TRY004
         if self.webhook_format not in ("envelope", "prediction"):
             raise ValueError(f"webhook_format must be 'envelope' or 'prediction', not {self.webhook_format!r}")
 

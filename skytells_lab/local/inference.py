@@ -189,6 +189,10 @@ class InferenceService:
         self._busy = 0
         self._flags: weakref.WeakSet[_StopFlag] = weakref.WeakSet()
 
+    def running(self) -> int:
+        """Calls inside a model now (for /metrics)."""
+        return self._busy
+
     def _stop_flag(self) -> _StopFlag:
         flag = _StopFlag()
         with self._idle:

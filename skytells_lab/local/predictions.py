@@ -150,6 +150,7 @@ class PredictionService:
         self._reserved = 0  # creates between their capacity check and their submit
         self._reservations: dict[str, float] = {}  # prediction id -> credits held until it ends
         self._credits_lock = threading.Lock()
+        self.observers: list = []  # callables (event, record) told of every transition, e.g. the server's metrics
 
     def start(self) -> list[str]:
         """Fail what a crashed or stopped server left unfinished, then start the worker."""
@@ -175,10 +176,15 @@ class PredictionService:
         rec = self.store.get(prediction_id)
         if rec is None:
             return
+        self._observe(event, rec)
         if rec["status"] in TERMINAL:
             self._release(prediction_id)  # after the worker charged a success: never a moment uncounted
             self.signals.notify(prediction_id)
         self.dispatcher.emit(event, render(rec, self.public_url))
+
+    def _observe(self, event: str, rec: dict) -> None:
+        for observer in self.observers:
+            observer(event, rec)
 
     # operations ---------------------------------------------------------------------------------
 
@@ -270,6 +276,7 @@ class PredictionService:
         with self._admission:  # the reservation becomes a queued prediction in one step
             self._reserved -= 1
             self.worker.submit(rec["id"], resolved.runner, resolved.entry, runner_input)
+        self._observe("prediction.created", rec)
         return rec
 
     def check_capacity(self) -> None:

@@ -61,17 +61,26 @@ def _webhook_secret(config: ServerConfig, api_key: str | None, data_dir: Path) -
 
 
 def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runners=None, host="127.0.0.1",
-                public_url: str, dtype=None):
-    """Assemble store, catalog, services and dispatcher (nothing runs until the app starts)."""
+                public_url: str, dtype=None, preload=None, log_format: str = "text"):
+    """Assemble store, catalog, services and dispatcher (nothing runs until the app starts).
+
+    `preload` (true, or a list of slugs) overrides `[server] preload`; `log_format="json"` writes one JSON
+    access-log line per request on the `skytells_lab.access` logger."""
     from skytells_lab.local.app import ServerState
     from skytells_lab.local.catalog import Catalog
     from skytells_lab.local.guards import RateLimiter
     from skytells_lab.local.inference import InferenceService
+    from skytells_lab.local.observability import check_log_format
     from skytells_lab.local.predictions import PredictionService
     from skytells_lab.local.store import Store
     from skytells_lab.local.webhooks import WebhookDispatcher
 
+    check_log_format(log_format)
     cfg = load_config(config)
+    if preload is not None:
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, preload=preload)
     api_key = api_key or cfg.api_key
     if not api_key and not is_loopback_host(host):
         raise ValueError(f"binding the server to {host!r} (not loopback) needs an API key: pass api_key= / "
@@ -99,6 +108,7 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
     inference = InferenceService(catalog, store, cfg, predictions.check_budget)
     return ServerState(config=cfg, store=store, catalog=catalog, dispatcher=dispatcher, predictions=predictions,
                        inference=inference, device=device, api_key=api_key, host=host,
+                       access_log=log_format == "json",
                        rate_limiter=RateLimiter(cfg.rate_limit_requests, cfg.rate_limit_window))
 
 
@@ -169,8 +179,14 @@ class LocalServer:
 
 
 def start_server(data_dir=None, api_key=None, device="auto", config=None, host="127.0.0.1", port=0,
-                 runners=None, *, dtype=None, log_level: str = "warning") -> LocalServer:
-    """Start the server in a background thread on `host:port` (0: a free port); return once it answers."""
+                 runners=None, *, dtype=None, log_level: str = "warning", preload=None,
+                 log_format: str = "text") -> LocalServer:
+    """Start the server in a background thread on `host:port` (0: a free port); return once it answers.
+
+    `preload`: true (every model) or a list of slugs to load as the server starts, in a background thread
+    (`/v1/health` answers 503 until they are loaded); None takes `[server] preload` (default: load on first
+    use). `log_format="json"`: one JSON line per request on the `skytells_lab.access` logger (attach a
+    handler to see them); "text" writes no access log."""
     import uvicorn
 
     from skytells_lab.local.app import create_app
@@ -182,7 +198,8 @@ def start_server(data_dir=None, api_key=None, device="auto", config=None, host="
         sock.bind((host, port))
         port = sock.getsockname()[1]
         state = build_state(data_dir=data_dir, api_key=api_key, device=device, config=config, runners=runners,
-                            host=host, public_url=f"http://{_url_host(host)}:{port}", dtype=dtype)
+                            host=host, public_url=f"http://{_url_host(host)}:{port}", dtype=dtype,
+                            preload=preload, log_format=log_format)
     except BaseException:
         sock.close()
         raise
@@ -213,18 +230,35 @@ def shared_server(device: str = "auto", dtype=None) -> LocalServer:
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8000, device: str = "auto", api_key: str | None = None,
                   data_dir: str | os.PathLike | None = None, config: str | os.PathLike | dict | None = None,
-                  dtype: str | None = None) -> None:
-    """Serve in the foreground until Ctrl-C / SIGTERM (`skytells-lab serve`)."""
+                  dtype: str | None = None, preload: bool | list[str] | None = None,
+                  log_format: str = "text") -> None:
+    """Serve in the foreground until Ctrl-C / SIGTERM (`skytells-lab serve`).
+
+    `log_format="json"`: every log line is a JSON object, one access line per request on stdout (time,
+    method, route, status, duration_s, model, request_id, bytes, client; never keys, bodies or query
+    strings); "text" keeps uvicorn's access log. `preload` as for :func:`start_server`."""
     import uvicorn
 
     from skytells_lab.local.app import create_app
+    from skytells_lab.local.observability import json_log_config
 
     state = build_state(data_dir=data_dir, api_key=api_key, device=device, config=config, host=host,
-                        public_url=f"http://{_url_host(host)}:{port}", dtype=dtype)
-    print(f"skytells-lab local server: http://{_url_host(host)}:{port}/v1  device={state.device}  "
-          f"data={state.store.data_dir}  models={', '.join(state.catalog.slugs)}"
-          + ("  (api key required)" if state.api_key else ""), flush=True)
-    uvicorn.Server(_uvicorn_config(create_app(state), host=host, port=port, log_level="info")).run()
+                        public_url=f"http://{_url_host(host)}:{port}", dtype=dtype, preload=preload,
+                        log_format=log_format)
+    banner = (f"skytells-lab local server: http://{_url_host(host)}:{port}/v1  device={state.device}  "
+              f"data={state.store.data_dir}  models={', '.join(state.catalog.slugs)}"
+              + ("  (api key required)" if state.api_key else ""))
+    options = {}
+    if log_format == "json":
+        import json
+
+        from skytells_lab.local.observability import iso_time
+
+        banner = json.dumps({"time": iso_time(time.time()), "level": "info", "logger": "skytells_lab.local",
+                             "message": banner})
+        options = {"log_config": json_log_config("info"), "access_log": False}
+    print(banner, flush=True)
+    uvicorn.Server(_uvicorn_config(create_app(state), host=host, port=port, log_level="info", **options)).run()
 
 
 def _uvicorn_config(app, **options):

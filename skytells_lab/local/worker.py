@@ -76,6 +76,8 @@ class PredictionWorker:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._recent_seconds = 0.0  # moving average of a prediction's run time, for Retry-After
+        self._busy_s = 0.0  # seconds the threads spent on finished jobs (loads included), for /metrics
+        self._running_since: dict[str, float] = {}
 
     def start(self) -> None:
         for i in range(self._threads_n):
@@ -106,6 +108,16 @@ class PredictionWorker:
         """Predictions submitted and not yet finished (queued or running), cancelled ones left out."""
         return len(self._unfinished)
 
+    def running(self) -> int:
+        """Predictions a worker thread is on right now (loading the model or running it)."""
+        return len(self._running_since)
+
+    def busy_seconds(self) -> float:
+        """Seconds the worker threads have spent on predictions so far, the running ones included."""
+        now = time.monotonic()
+        with self._lock:
+            return self._busy_s + sum(now - t for t in self._running_since.values())
+
     def retry_after(self, excess: int = 1) -> int:
         """Seconds until `excess` queue places free up at the recent pace (1 at least, 60 at most)."""
         seconds = self._recent_seconds * excess / self._threads_n
@@ -120,6 +132,8 @@ class PredictionWorker:
 
     def _loop(self) -> None:
         while (job := self._queue.get()) is not None:
+            with self._lock:
+                self._running_since[job.prediction_id] = time.monotonic()
             try:
                 if not job.cancel.is_set():
                     self._run(job)
@@ -127,6 +141,7 @@ class PredictionWorker:
                 log.exception("prediction %s crashed the worker step", job.prediction_id)
             finally:
                 with self._lock:
+                    self._busy_s += time.monotonic() - self._running_since.pop(job.prediction_id)
                     self._jobs.pop(job.prediction_id, None)
                     self._unfinished.discard(job.prediction_id)
                     if job.seconds is not None:
