@@ -347,7 +347,7 @@ def create_app(state: ServerState) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, limit=state.config.max_body_bytes, render=render_error)
     import logging
 
-    app.add_middleware(ObservabilityMiddleware, metrics=state.metrics, routes=app.router.routes,
+    app.add_middleware(ObservabilityMiddleware, metrics=state.metrics,
                        access_log=logging.getLogger(ACCESS_LOGGER) if state.access_log else None)
     return app
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from skytells_lab.local.app import ServerState
 
 ACCESS_LOGGER = "skytells_lab.access"
-UNMATCHED = "unmatched"  # the route label of a request no route serves (a 404 of an unknown path)
+UNMATCHED = "unmatched"  # the route label of a request no route served (see route_template)
 # seconds: from a poll of a prediction (a millisecond) to a long chat generation or an `await: true` hold
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
                    120.0, 300.0)
@@ -117,30 +117,18 @@ class _StateCollector:
                                value={"version": __version__, "device": state.device})
 
 
-def route_template(scope, routes) -> str:
-    """The template of the route that serves the request (what the router matched, else a fresh match for
-    requests a guard answered before routing); `unmatched` when no route serves its path."""
-    route = scope.get("route")
-    if route is not None and getattr(route, "path", None):
-        return route.path
-    from starlette.routing import Match
-
-    partial = None
-    for candidate in routes:
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL:
-            return candidate.path
-        if match == Match.PARTIAL and partial is None:
-            partial = candidate.path  # the path exists, the method does not (405)
-    return partial or UNMATCHED
+def route_template(scope) -> str:
+    """The template of the route that served the request; `unmatched` when none did: no route serves its
+    path (404), or a guard answered before routing (403 HOST_NOT_ALLOWED / ORIGIN_NOT_ALLOWED, 413)."""
+    return getattr(scope.get("route"), "path", None) or UNMATCHED
 
 
 class ObservabilityMiddleware:
     """Pure ASGI, outermost: counts and times every request (guards' refusals included) and, with an access
     logger, writes one JSON line per request."""
 
-    def __init__(self, app, *, metrics: ServerMetrics, routes, access_log: logging.Logger | None = None):
-        self.app, self.metrics, self.routes, self.access_log = app, metrics, routes, access_log
+    def __init__(self, app, *, metrics: ServerMetrics, access_log: logging.Logger | None = None):
+        self.app, self.metrics, self.access_log = app, metrics, access_log
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -162,7 +150,7 @@ class ObservabilityMiddleware:
         finally:
             self.metrics.in_flight.dec()
             seconds = time.perf_counter() - start
-            route = route_template(scope, self.routes)
+            route = route_template(scope)
             request_state = scope.get("state") or {}
             model = request_state.get("model") or ""
             labels = (scope["method"], route, model, str(status))

@@ -97,7 +97,7 @@ def test_each_server_has_its_own_metrics_and_the_guards_hold(tmp_path):
         # a DNS-rebinding page names its own host: refused like every route of a loopback server
         rebound = httpx.get(a.url.removesuffix("/v1") + "/metrics", headers={"host": "evil.example"})
         assert_error(rebound, 403, "HOST_NOT_ALLOWED")
-        refused = {"method": "GET", "route": "/metrics", "model": "", "status": "403"}
+        refused = {"method": "GET", "route": "unmatched", "model": "", "status": "403"}  # refused before routing
         assert value(scrape(a.url), "skytells_lab_http_requests_total", **refused) == 1
         # OpenMetrics for a scraper that asks for it
         om = httpx.get(a.url.removesuffix("/v1") + "/metrics",
