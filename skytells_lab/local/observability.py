@@ -49,7 +49,15 @@ class ServerMetrics:
         self.tokens = Counter("skytells_lab_embedded_tokens", "Tokens embedded by POST /v1/embeddings",
                               ("model",), registry=registry)
         ProcessCollector(registry=registry)  # the server's own CPU and memory (process_*), on Linux
+        self._children: dict[tuple, tuple] = {}  # labels -> (counter, histogram): `labels()` takes a lock each call
         registry.register(_StateCollector(state))
+
+    def observe_request(self, labels: tuple, seconds: float) -> None:
+        children = self._children.get(labels)
+        if children is None:
+            children = self._children.setdefault(labels, (self.requests.labels(*labels), self.latency.labels(*labels)))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_prediction(self, event: str, rec: dict) -> None:
         status = _PREDICTION_STATUS.get(event)
@@ -154,8 +162,7 @@ class ObservabilityMiddleware:
             request_state = scope.get("state") or {}
             model = request_state.get("model") or ""
             labels = (scope["method"], route, model, str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(seconds)
+            self.metrics.observe_request(labels, seconds)
             if self.access_log is not None:
                 client = scope.get("client")
                 self.access_log.info(json.dumps({
