@@ -188,6 +188,9 @@ def test_a_failed_preload_keeps_the_server_unready_until_a_request_loads_it(tmp_
 def test_preload_names_only_served_models(tmp_path):
     with pytest.raises(ValueError, match=r"preload names \['nope'\]"):
         start_server(data_dir=tmp_path, device="cpu", runners=[EchoMediaRunner()], preload=["nope"])
+    with pytest.raises(ValueError, match="preload must be true, false or a list of model slugs"):
+        start_server(data_dir=tmp_path, device="cpu", runners=[EchoMediaRunner()],
+                     config={"server": {"preload": "yes"}})
 
 
 def test_json_access_log_in_process_names_the_model(tmp_path):
