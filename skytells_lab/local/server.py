@@ -97,6 +97,9 @@ def build_state(*, data_dir=None, api_key=None, device="auto", config=None, runn
         from skytells_lab.local.runners import build_runner
 
         runners += [build_runner({**spec, "slug": slug}, device) for slug, spec in cfg.models.items()]
+    from skytells_lab.local.readiness import preload_slugs
+
+    preload_slugs(cfg.preload, [r.slug for r in runners])  # a bad `preload` is refused before the store opens
     store = Store(data_dir)
     catalog = Catalog(runners, cfg)
     public_url = (cfg.public_url or public_url).rstrip("/")
