@@ -420,9 +420,9 @@ class EmbeddingSpace:
         rows. Keywords go to ``skytells_lab.widgets.EmbeddingExplorer``: `hue` (colour column, default the
         cluster column), `k` (neighbours per search or click, 10), `text`, `extra`, `height`.
         Needs ``pip install 'skytells-lab[widgets]'``."""
-        from skytells_lab.widgets.explorer import EmbeddingExplorer
+        import skytells_lab as sl  # the widgets are a floor above: reached through the public face
 
-        return EmbeddingExplorer(self, **kw)
+        return sl.widgets.EmbeddingExplorer(self, **kw)
 
     # ---- research helpers ---------------------------------------------------------------------------
 
