@@ -113,10 +113,12 @@ def mask(text: str, secret: str | None) -> str:
 # --------------------------------------------------------------------------- pieces
 
 
-def badge(text: Any, color: str | None = None) -> str:
-    """A rounded outlined label; the colour follows the status words (succeeded, failed...) unless given."""
+def badge(text: Any, color: str | None = None, *, css_class: str | None = None) -> str:
+    """A rounded outlined label; the colour follows the status words (succeeded, failed...) unless given.
+    ``css_class`` names it for tests and style sheets (``sl-badge-type``)."""
     color = color or STATUS_COLORS.get(str(text).lower(), WARNING)
-    return (f'<span style="display:inline-block;padding:0 7px;border-radius:10px;font-size:11px;'
+    named = f' class="sl-badge {e(css_class)}"' if css_class else ""
+    return (f'<span{named} style="display:inline-block;padding:0 7px;border-radius:10px;font-size:11px;'
             f'border:1px solid {color};color:{color};margin-left:6px">{e(text)}</span>')
 
 

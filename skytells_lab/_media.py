@@ -25,6 +25,7 @@ __all__ = [
     "is_media_uri",
     "media_fields",
     "media_kind",
+    "output_kind",
     "sniff_mime",
 ]
 
@@ -130,6 +131,12 @@ def media_kind(uri: str, mime: str | None = None) -> str | None:
         mime = mimetypes.guess_type(path)[0]
     top = (mime or "").split("/", 1)[0].strip().lower()
     return top if top in MEDIA_KINDS else None
+
+
+def output_kind(url: str, model_type: str | None = None) -> str | None:
+    """The media kind of a prediction's output file: what its URL says, else the model's type when that is
+    a media kind (the service's file URLs often carry no extension)."""
+    return media_kind(url) or (model_type if model_type in MEDIA_KINDS else None)
 
 
 def media_fields(schema: dict | None) -> dict[str, dict]:

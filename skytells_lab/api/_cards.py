@@ -37,7 +37,7 @@ from skytells_lab._html import (
     thumbnail_uri,
     when,
 )
-from skytells_lab._media import decode_data_uri, is_media_uri, media_kind
+from skytells_lab._media import decode_data_uri, is_media_uri, media_kind, output_kind
 
 __all__ = [
     "MAX_INLINE_OUTPUTS",
@@ -93,17 +93,13 @@ def thumbnail_html(value: Any, px: int = THUMB_PX) -> str:
     return e(short(value))
 
 
-def _output_kind(url: str, model_type: str | None) -> str | None:
-    return media_kind(url) or (model_type if model_type in ("image", "audio", "video") else None)
-
-
 def _outputs_html(prediction: Any) -> str:
     urls = list(getattr(prediction, "outputs", None) or [])
     if not urls:
         output = getattr(prediction, "output", None)
         return json_pre(output) if output not in (None, [], {}) else ""
     model_type = getattr(prediction, "model_type", None)
-    kinds = [_output_kind(u, model_type) for u in urls]
+    kinds = [output_kind(u, model_type) for u in urls]
     inline: dict[int, str] = {}
     if "image" in kinds and getattr(prediction, "_client", None) is not None:
         try:  # fetch through the client so the picture is in the notebook, not a link that expires

@@ -17,6 +17,7 @@ from __future__ import annotations
 from skytells_lab.api._frames import (
     PREDICTION_COLUMNS,
     PredictionFrame,
+    _typed_prediction_frame,  # noqa: F401 - the unit tests build typed frames from rows
     chat_frame,
     embeddings_frame,
     models_frame,
@@ -25,7 +26,6 @@ from skytells_lab.api._frames import (
     predictions_frame_async,
     provenance,
     responses_frame,
-    _typed_prediction_frame,  # noqa: F401 - the unit tests build typed frames from rows
     safety_frame,
 )
 from skytells_lab.api._records import chat_rows, prediction_rows, response_rows
