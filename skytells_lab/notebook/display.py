@@ -181,11 +181,11 @@ def _image_sources(item: Any, size: int) -> list[tuple[str, str]]:
 def inbox_html(inbox: Any) -> str:
     head = "".join(f'<th style="{TH}">{h}</th>' for h in ("received", "type", "prediction", "status", "verified"))
     rows = "".join(
-        f'<tr><td style="{TD};padding-right:10px">{when(e.received_at)}</td>'
-        f'<td style="{TD};padding-right:10px">{e(e.type)}</td>'
-        f'<td style="{TD};padding-right:10px;font-family:ui-monospace,monospace">{e(e.prediction_id)}</td>'
-        f'<td style="{TD};padding-right:10px">{e(e.status)}</td><td style="{TD}">{"✓" if e.verified else "–"}'
-        f'</td></tr>' for e in list(inbox.events)[-20:])
+        f'<tr><td style="{TD};padding-right:10px">{when(ev.received_at)}</td>'
+        f'<td style="{TD};padding-right:10px">{e(ev.type)}</td>'
+        f'<td style="{TD};padding-right:10px;font-family:ui-monospace,monospace">{e(ev.prediction_id)}</td>'
+        f'<td style="{TD};padding-right:10px">{e(ev.status)}</td><td style="{TD}">{"✓" if ev.verified else "–"}'
+        f'</td></tr>' for ev in list(inbox.events)[-20:])
     table = f'<table style="border-collapse:collapse;margin-top:4px;font-size:12px"><tr>{head}</tr>{rows}</table>'
     badges = badge(f"{len(inbox.events)} events", ACCENT) + (
         badge(f"{inbox.rejected} rejected", DANGER) if inbox.rejected else "")
