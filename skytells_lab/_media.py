@@ -167,7 +167,7 @@ def is_loopback_host(host: str | None) -> bool:
     name = (host or "").strip().lower().rstrip(".")
     if name.startswith("[") and name.endswith("]"):
         name = name[1:-1]
-    if name in ("localhost", "localhost.localdomain") or name.endswith(".localhost"):
+    if name == "localhost" or name.endswith(".localhost"):
         return True
     try:
         address = ipaddress.ip_address(name.split("%", 1)[0])
