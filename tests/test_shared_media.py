@@ -14,7 +14,7 @@ def test_loopback_hosts(host):
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "", None, "10.0.0.1", "::ffff:10.0.0.1", "example.com",
-                                  "localhost.example.com", "128.0.0.1"])
+                                  "localhost.example.com", "localhost.localdomain", "128.0.0.1"])
 def test_not_loopback_hosts(host):
     assert not _media.is_loopback_host(host)
 
