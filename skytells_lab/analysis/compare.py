@@ -49,9 +49,9 @@ class SpaceComparison:
         """The two spaces side by side on WebGL maps with linked selection, hover and zoom, each point
         coloured by how much its neighbourhood moved (1 - jaccard@k); selecting in one map highlights
         the same items in the other. Keywords go to ``skytells_lab.widgets.SpaceCompareView``."""
-        from skytells_lab.widgets.space_compare import SpaceCompareView
+        import skytells_lab as sl  # the widgets are a floor above: reached through the public face
 
-        return SpaceCompareView(self, **kw)
+        return sl.widgets.SpaceCompareView(self, **kw)
 
     def _figures(self) -> list[tuple[str, str, str]]:
         s = self.summary

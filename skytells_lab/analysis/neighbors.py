@@ -39,6 +39,13 @@ class KNNGraph:
         return f"KNNGraph({len(self):,} items, k={self.k}, mean score={float(self.scores.mean()):.3f})"
 
     def to_frame(self):
+        """Deprecated: the name of :meth:`frame` before every result's table was ``.frame()``."""
+        import warnings
+
+        warnings.warn("KNNGraph.to_frame() is now KNNGraph.frame()", DeprecationWarning, stacklevel=2)
+        return self.frame()
+
+    def frame(self):
         """Tidy edges: source, target (the data's index labels), rank (1 = nearest), score."""
         import pandas as pd
 

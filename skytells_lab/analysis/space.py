@@ -268,7 +268,7 @@ class EmbeddingSpace:
     def neighbors(self, k: int = 10, *, rows=None, precision: str = "float32", method: str = "exact",
                   candidates: int | None = None, ef_search: int | None = None, progress: bool | None = None):
         """The kNN graph (cosine, self excluded) of all items, or of the positions in `rows`:
-        a KNNGraph with indices/scores arrays, .to_frame() and .to_sparse().
+        a KNNGraph with indices/scores arrays, .frame() and .to_sparse().
 
         method="exact" scans every row (with `precision` "float32", or "int8"/"binary" codes whose
         candidates are rescored in float32, as in `search`); "approximate" searches an HNSW graph
@@ -420,9 +420,9 @@ class EmbeddingSpace:
         rows. Keywords go to ``skytells_lab.widgets.EmbeddingExplorer``: `hue` (colour column, default the
         cluster column), `k` (neighbours per search or click, 10), `text`, `extra`, `height`.
         Needs ``pip install 'skytells-lab[widgets]'``."""
-        from skytells_lab.widgets.explorer import EmbeddingExplorer
+        import skytells_lab as sl  # the widgets are a floor above: reached through the public face
 
-        return EmbeddingExplorer(self, **kw)
+        return sl.widgets.EmbeddingExplorer(self, **kw)
 
     # ---- research helpers ---------------------------------------------------------------------------
 

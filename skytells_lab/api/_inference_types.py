@@ -67,14 +67,20 @@ class ChatCompletion(_Wire):
             return "".join(p.get("text", "") for p in content if isinstance(p, dict))
         return content or ""
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per choice: text, finish_reason, usage and flattened safety (what ``.frame()`` holds)."""
+        from skytells_lab.api._records import chat_rows
+
+        return chat_rows(self)
+
     def frame(self):
         """One row per choice: text, finish_reason, usage and flattened safety columns (pandas)."""
-        from skytells_lab.notebook.frames import chat_frame
+        from skytells_lab.api._frames import chat_frame
 
         return chat_frame(self)
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import chat_html
+        from skytells_lab.api._cards import chat_html
 
         return chat_html(self)
 
@@ -174,14 +180,20 @@ class Response(_Wire):
 
     text = output_text
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per output item: text, status, usage and flattened safety (what ``.frame()`` holds)."""
+        from skytells_lab.api._records import response_rows
+
+        return response_rows(self)
+
     def frame(self):
         """One row per output item: text, status, usage and flattened safety columns (pandas)."""
-        from skytells_lab.notebook.frames import responses_frame
+        from skytells_lab.api._frames import responses_frame
 
         return responses_frame(self)
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import response_html
+        from skytells_lab.api._cards import response_html
 
         return response_html(self)
 
@@ -247,12 +259,12 @@ class EmbeddingResponse(_Wire):
 
     def frame(self, texts: Any):
         """The embedded ``texts`` as a DataFrame, the vectors kept as one float32 matrix (``df.skytells.vectors()``)."""
-        from skytells_lab.notebook.frames import embeddings_frame
+        from skytells_lab.api._frames import embeddings_frame
 
         return embeddings_frame(texts, self)
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import embedding_html
+        from skytells_lab.api._cards import embedding_html
 
         return embedding_html(self)
 

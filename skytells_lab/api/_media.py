@@ -9,14 +9,13 @@ from the bytes; http(s) URLs and data URIs pass through. A result larger than th
 
 from __future__ import annotations
 
-import base64
 import io
-import mimetypes
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from skytells_lab._media import data_uri_size, encode_data_uri, guess_mime, media_fields, sniff_mime
 from skytells_lab.api.errors import InvalidInputError
 
 __all__ = [
@@ -33,33 +32,6 @@ __all__ = [
 
 # the service documents no limit; 10 MiB of payload is what its upload-based models take comfortably
 MAX_MEDIA_BYTES = 10 * 1024 * 1024
-
-_SIGNATURES: list[tuple[bytes, int, str]] = [
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"BM", 0, "image/bmp"),
-    (b"fLaC", 0, "audio/flac"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"ID3", 0, "audio/mpeg"),
-    (b"\x1a\x45\xdf\xa3", 0, "video/webm"),
-    (b"%PDF", 0, "application/pdf"),
-]
-
-
-def sniff_mime(data: bytes) -> str | None:
-    """The MIME type the bytes' magic number says, or None."""
-    for magic, offset, mime in _SIGNATURES:
-        if data[offset:offset + len(magic)] == magic:
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"WAVE", b"AVI "):
-        return {b"WEBP": "image/webp", b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}[data[8:12]]
-    if data[4:8] == b"ftyp":
-        return "audio/mp4" if data[8:12] in (b"M4A ", b"M4B ") else "video/mp4"
-    if len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"
-    return None
 
 
 def _is_pil(value: Any) -> bool:
@@ -116,11 +88,7 @@ def _pil_bytes(image: Any) -> tuple[bytes, str]:
 
 
 def _file_mime(path: Path, data: bytes) -> str:
-    return sniff_mime(data) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def _encode(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return guess_mime(data, path.name)
 
 
 def _too_large(field: str, size: int, cap: int) -> InvalidInputError:
@@ -150,8 +118,10 @@ def to_data_uri(value: Any, *, field: str = "input", max_bytes: int | None = Non
         if value.startswith(("http://", "https://")):
             return value
         if value.startswith("data:"):
-            header, _, payload = value.partition(",")
-            size = len(payload) * 3 // 4 if ";base64" in header else len(payload)
+            try:
+                size = data_uri_size(value)
+            except ValueError:  # malformed: the backend names what is wrong with it
+                size = 0
             if size > cap:
                 raise _too_large(field, size, cap)
             return value
@@ -182,22 +152,10 @@ def to_data_uri(value: Any, *, field: str = "input", max_bytes: int | None = Non
             "a path, bytes or a URL", details={"field": field})
     if len(data) > cap:
         raise _too_large(field, len(data), cap)
-    return _encode(data, mime)
+    return encode_data_uri(data, mime)
 
 
 # --------------------------------------------------------------------------- prediction inputs
-
-
-def media_fields(schema: dict | None) -> dict[str, dict]:
-    """Input fields (name -> property) that are URIs, or arrays of URIs."""
-    found = {}
-    for name, prop in ((schema or {}).get("properties") or {}).items():
-        if not isinstance(prop, dict):
-            continue
-        target = prop.get("items", {}) if prop.get("type") == "array" else prop
-        if isinstance(target, dict) and target.get("format") == "uri":
-            found[name] = target
-    return found
 
 
 def _cap(prop: dict | None) -> int | None:

@@ -49,7 +49,7 @@ class Models(_Resource):
 
     def frame(self, type: str | None = None, *, schemas: bool = False):
         """The catalog as a pandas DataFrame (type, pricing, capabilities); awaitable on AsyncSkytells."""
-        from skytells_lab.notebook import frames
+        from skytells_lab.api import _frames as frames
 
         if _is_async(self._client):
             return frames.models_frame_async(self._client, type, schemas=schemas)
@@ -111,7 +111,7 @@ class Predictions(_Resource):
     def frame(self, *, model: str | None = None, since: Any = None, until: Any = None, status: Any = None,
               limit: int | None = None, per_page: int = 50):
         """Every matching prediction, all pages, as a pandas DataFrame; awaitable on AsyncSkytells."""
-        from skytells_lab.notebook import frames
+        from skytells_lab.api import _frames as frames
 
         fn = frames.predictions_frame_async if _is_async(self._client) else frames.predictions_frame
         return fn(self._client, model=model, since=since, until=until, status=status, limit=limit,

@@ -158,7 +158,7 @@ class SafetyCheckResult:
                                                                     for k, v in self.severities().items()}}
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import safety_html
+        from skytells_lab.api._cards import safety_html
 
         return safety_html(self)
 
@@ -178,8 +178,13 @@ class SafetyEvaluation(SafetyCheckResult):
 class SafetyResults(list):
     """A list of results; ``.frame()`` is one row per result (pandas)."""
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per result (see :meth:`SafetyCheckResult.to_record`)."""
+        return [r.to_record() for r in self]
+
     def frame(self):
-        from skytells_lab.notebook.frames import safety_frame
+        """One row per result (pandas)."""
+        from skytells_lab.api._frames import safety_frame
 
         return safety_frame(self)
 

@@ -95,8 +95,14 @@ class Model(_Wire):
         """What to pass as ``model=``: the namespace, else the name."""
         return self.namespace or self.name
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """This model as one catalog row (the columns of ``client.models.frame()``)."""
+        from skytells_lab.api._records import model_rows
+
+        return model_rows([self])
+
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import model_html
+        from skytells_lab.api._cards import model_html
 
         return model_html(self)
 
@@ -260,8 +266,14 @@ class Prediction(_Wire):
         """The outputs as PIL images, fetched through the same client (auth only to the API's own host)."""
         return self._bound()._images(self)
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """This prediction as one row (the columns of ``client.predictions.frame()``)."""
+        from skytells_lab.api._records import prediction_rows
+
+        return prediction_rows([self])
+
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import prediction_html
+        from skytells_lab.api._cards import prediction_html
 
         return prediction_html(self)
 
@@ -334,8 +346,14 @@ class PredictionPage(_Page):
     from_wire = _Page.__dict__["from_wire"]
     has_next = _Page.__dict__["has_next"]
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per prediction on this page (the columns of ``client.predictions.frame()``)."""
+        from skytells_lab.api._records import prediction_rows
+
+        return prediction_rows(self.data)
+
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import page_html
+        from skytells_lab.api._cards import page_html
 
         return page_html(self)
 
@@ -353,8 +371,14 @@ class ModelPage(_Page):
                        raw={"data": body})
         return super().from_wire(body, page=page, per_page=per_page)
 
+    def to_records(self) -> list[dict[str, Any]]:
+        """One row per model on this page (the columns of ``client.models.frame()``)."""
+        from skytells_lab.api._records import model_rows
+
+        return model_rows(self.data)
+
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import model_page_html
+        from skytells_lab.api._cards import model_page_html
 
         return model_page_html(self)
 

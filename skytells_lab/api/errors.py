@@ -62,7 +62,7 @@ class SkytellsError(Exception):
         return f"[{self.error_id}] {self.message}{suffix}"
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import error_html
+        from skytells_lab.api._cards import error_html
 
         return error_html(self)
 

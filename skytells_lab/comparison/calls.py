@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from skytells_lab.api._pricing import credits_for
+from skytells_lab._pricing import credits_for
 
 # request parameters per modality; anything else given to compare() goes into image inputs
 CHAT_PARAMS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")

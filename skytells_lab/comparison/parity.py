@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from skytells_lab import _html
 from skytells_lab.comparison import calls, display, metrics
 from skytells_lab.comparison.stats import bootstrap_ci
 from skytells_lab.comparison.targets import Target, resolve_targets
@@ -487,8 +488,8 @@ class ParityReport:
         df = self.frame()
         shown = [c for c in df.columns if c not in ("reference_output", "candidate_output")]
         sections = [
-            display.facts(facts),
-            display.heading("items, worst first"),
+            _html.facts(facts),
+            _html.heading("items, worst first"),
             display.frame_table(df[shown], max_rows=12),
         ]
         if self.modality in ("image", "prediction"):
@@ -505,14 +506,14 @@ class ParityReport:
             rows.append(
                 [
                     escape(str(r["input"])),
-                    display.thumbnail(pair[0], 96),
-                    display.thumbnail(pair[1], 96),
+                    _html.thumbnail(pair[0], 96),
+                    _html.thumbnail(pair[1], 96),
                     escape(f"PSNR {_db(r['psnr'])} · SSIM {r['ssim']:.3f}"),
                 ]
             )
         if not rows:
             return ""
-        return display.heading("worst items") + display.table(
+        return _html.heading("worst items") + _html.table(
             ["input", "reference", "candidate", "metrics"], rows, escape_cells=False
         )
 

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any
 
+from skytells_lab import _html
 from skytells_lab.comparison import calls, display
 from skytells_lab.comparison.metrics import diff_html
 from skytells_lab.comparison.targets import Target, resolve_targets
@@ -716,7 +717,7 @@ class Comparison:
     def _repr_html_(self) -> str:
         summary = self.summary().reset_index()
         sections = [
-            display.facts(
+            _html.facts(
                 [
                     ("models", ", ".join(t.label for t in self.targets)),
                     ("inputs", len(self.items)),
@@ -726,16 +727,16 @@ class Comparison:
                     ("timings", "median and interquartile range; one warm-up call per model left out"),
                 ]
             ),
-            display.heading("summary"),
+            _html.heading("summary"),
             display.frame_table(summary),
         ]
         if len(self.targets) > 1:
             differences = self.differences()
             if not differences.empty:
-                sections += [display.heading(f"differences against {self.targets[0].label} (95% interval)"),
+                sections += [_html.heading(f"differences against {self.targets[0].label} (95% interval)"),
                              display.frame_table(differences.drop(columns="baseline"))]
         if self._judgments:
-            sections += [display.heading(f"pairwise judge ({self.provenance.get('judge')}), each pair in both orders"),
+            sections += [_html.heading(f"pairwise judge ({self.provenance.get('judge')}), each pair in both orders"),
                          display.frame_table(self.judge_summary().drop(columns="baseline"))]
         sections += [self._texts_html(), self._images_html(), self._agreement_html()]
         return display.card("Comparison", *[s for s in sections if s])
@@ -768,7 +769,7 @@ class Comparison:
             else ""
         )
         return (
-            display.heading("text outputs") + note + display.table(["input", *chat], rows, escape_cells=False)
+            _html.heading("text outputs") + note + _html.table(["input", *chat], rows, escape_cells=False)
         )
 
     def _images_html(self, max_rows: int = 12) -> str:
@@ -796,7 +797,7 @@ class Comparison:
             rows.append(cells)
         title = "images" + (f" ({len(self.items) - max_rows} more inputs not shown)"
                             if len(self.items) > max_rows else "")
-        return display.heading(title) + display.table(
+        return _html.heading(title) + _html.table(
             ["input", *(header(t, seed) for t, seed in columns)], rows, escape_cells=False
         )
 
@@ -806,7 +807,7 @@ class Comparison:
         agreement = self.agreement()
         if agreement.empty:
             return ""
-        return display.heading("embedding agreement") + display.frame_table(agreement)
+        return _html.heading("embedding agreement") + display.frame_table(agreement)
 
     def __getstate__(self):
         # clients hold sockets: keep the data, drop the clients
@@ -874,9 +875,9 @@ class Diff:
         c = self._counts()
         floor = ", ".join(f"{k} {v:.3g}" for k, v in self.noise_floor.items())
         sections = [
-            display.facts([("baseline", self.baseline), ("worse", c["worse"]), ("better", c["better"]),
+            _html.facts([("baseline", self.baseline), ("worse", c["worse"]), ("better", c["better"]),
                            ("changed", c["changed"]), ("noise floor", floor)]),
-            display.heading("changes, worst first"),
+            _html.heading("changes, worst first"),
             display.frame_table(self.frame(), max_rows=20),
         ]
         return display.card("Diff", *sections, badge="regression" if c["worse"] else "no regression")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from skytells_lab.api._pricing import credits_for as _credits_for
+from skytells_lab._pricing import credits_for as _credits_for
 from skytells_lab.local.config import CATALOG_OVERRIDES, ServerConfig
 from skytells_lab.local.errors import ApiError
 from skytells_lab.local.fingerprint import weights_fingerprint

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import hmac
-import ipaddress
 import json
 import logging
 import math
@@ -14,6 +13,7 @@ import sys
 import threading
 import time
 
+from skytells_lab._media import is_loopback_host
 from skytells_lab.local.errors import INFERENCE_PATHS, ApiError, bad_request
 from skytells_lab.local.wire_values import renderable, shown, unrenderable_paths
 
@@ -170,15 +170,6 @@ def _host_name(host: str) -> str:
     return host.rstrip(".")
 
 
-def _is_loopback_name(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
 class BrowserGuardMiddleware:
     """What Jupyter does for its key-less loopback server, so no web page open in the user's browser can
     drive this one: on a loopback bind, the `Host` header must name a loopback address, `localhost` or a
@@ -198,7 +189,7 @@ class BrowserGuardMiddleware:
         host = headers.get(b"host", b"").decode("latin-1")
         if self.check_host and host:
             name = _host_name(host)
-            if not _is_loopback_name(name) and name not in self.allowed_hosts:
+            if not is_loopback_host(name) and name not in self.allowed_hosts:
                 return await self.render(ApiError(
                     403, "HOST_NOT_ALLOWED",
                     f"Host {shown(host)!r} is not this server's address. This loopback server answers requests "

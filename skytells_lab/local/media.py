@@ -7,25 +7,20 @@ Allowed MIME types come from the field's `x-accept` (a list or comma-separated s
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fnmatch
-import ipaddress
 import time
 import urllib.parse
 from dataclasses import dataclass
 
+from skytells_lab._media import (
+    SIGNED_TYPES,
+    data_uri_size,
+    decode_data_uri,
+    is_loopback_host,
+    media_fields,
+    sniff_mime,
+)
 from skytells_lab.local.errors import ApiError, validation_error
-
-# magic numbers of the formats a model is likely to take, to catch a MIME type that lies about the bytes
-_SIGNATURES = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/bmp": (b"BM",),
-    "audio/flac": (b"fLaC",),
-    "audio/ogg": (b"OggS",),
-}
 
 
 @dataclass(frozen=True)
@@ -38,16 +33,6 @@ class MediaFile:
 
     def __repr__(self) -> str:
         return f"MediaFile({self.mime}, {len(self.data)} bytes)"
-
-
-def media_fields(schema: dict) -> dict[str, dict]:
-    """Input fields (name -> property) that take media: strings with format uri, or arrays of them."""
-    found = {}
-    for name, prop in schema.get("properties", {}).items():
-        target = prop.get("items", {}) if prop.get("type") == "array" else prop
-        if isinstance(target, dict) and target.get("format") == "uri":
-            found[name] = target
-    return found
 
 
 FETCH_DEADLINE_S = 30.0
@@ -81,23 +66,17 @@ def load_media(field: str, prop: dict, value: str, max_bytes: int, deadline: flo
 
 
 def _from_data_uri(field: str, uri: str, cap: int) -> MediaFile:
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
-        raise validation_error(field, "malformed data URI (no comma)", "Use data:<mime>;base64,<data>.")
-    parts = header.split(";")
-    mime = (parts[0] or "text/plain").strip().lower()
-    is_base64 = "base64" in (p.strip().lower() for p in parts[1:])
-    approx = len(payload) * 3 // 4 if is_base64 else len(payload)
+    try:
+        approx = data_uri_size(uri)
+    except ValueError:
+        raise validation_error(field, "malformed data URI (no comma)", "Use data:<mime>;base64,<data>.") from None
     if approx > cap:
         raise _too_large(field, approx, cap)
-    if is_base64:
-        try:
-            data = base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise validation_error(field, "the data URI is not valid base64",
-                                   "Encode the bytes with standard base64 (no line breaks).") from None
-    else:
-        data = urllib.parse.unquote_to_bytes(payload)
+    try:
+        data, mime = decode_data_uri(uri)
+    except ValueError:
+        raise validation_error(field, "the data URI is not valid base64",
+                               "Encode the bytes with standard base64 (no line breaks).") from None
     if len(data) > cap:
         raise _too_large(field, len(data), cap)
     return MediaFile(data, mime, "data-uri")
@@ -110,7 +89,7 @@ def _from_loopback_url(field: str, url: str, cap: int, deadline: float) -> Media
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise validation_error(field, f"{url[:60]!r} is neither a data URI nor an http(s) URL",
                                "Send a data URI (data:image/png;base64,...) or an http(s) URL on loopback.")
-    if not _is_loopback(parsed.hostname):
+    if not is_loopback_host(parsed.hostname):
         raise ApiError(403, "SECURITY_VIOLATION",
                        f"Input '{field}': the local server only fetches media from loopback addresses, "
                        f"not {parsed.hostname}. Send the file as a data URI instead.",
@@ -145,15 +124,6 @@ def _from_loopback_url(field: str, url: str, cap: int, deadline: float) -> Media
     return MediaFile(data, mime, url)
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def accepted_types(prop: dict) -> list[str]:
     accept = prop.get("x-accept")
     if isinstance(accept, str):
@@ -166,22 +136,12 @@ def _check_mime(field: str, prop: dict, media: MediaFile) -> None:
     if accept and not any(fnmatch.fnmatch(media.mime, pattern) for pattern in accept):
         raise validation_error(field, f"media type {media.mime} is not accepted",
                                f"Send one of: {', '.join(accept)}.")
-    signatures = _SIGNATURES.get(media.mime)
     sniffed = sniff_mime(media.data)
-    if signatures and not media.data.startswith(signatures) or (
-            sniffed and media.mime.split("/")[0] == sniffed.split("/")[0] and sniffed != media.mime):
+    if sniffed != media.mime and (media.mime in SIGNED_TYPES or (
+            sniffed and media.mime.split("/")[0] == sniffed.split("/")[0])):
         raise validation_error(field, f"the bytes are not {media.mime}"
                                + (f" (they look like {sniffed})" if sniffed else ""),
                                "Label the data with its real MIME type.")
-
-
-def sniff_mime(data: bytes) -> str | None:
-    for mime, sigs in _SIGNATURES.items():
-        if data.startswith(sigs):
-            return mime
-    if data[:4] == b"RIFF" and data[8:12] in (b"WEBP", b"WAVE"):
-        return "image/webp" if data[8:12] == b"WEBP" else "audio/wav"
-    return None
 
 
 def _too_large(field: str, size: int, cap: int) -> ApiError:

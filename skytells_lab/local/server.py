@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import ipaddress
 import logging
 import os
 import secrets
@@ -13,6 +12,7 @@ import time
 import weakref
 from pathlib import Path
 
+from skytells_lab._media import is_loopback_host
 from skytells_lab.local.config import ServerConfig, default_data_dir, load_config
 from skytells_lab.local.devices import check_device
 
@@ -30,15 +30,6 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def is_loopback_host(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(host: str) -> str:

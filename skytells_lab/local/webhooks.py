@@ -17,6 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from skytells_lab._media import is_loopback_host
 from skytells_lab.local.errors import validation_error
 from skytells_lab.local.wire_values import renderable, sanitized
 
@@ -60,7 +61,7 @@ def refusal(address, *, allow_private: bool = False, allow_loopback: bool = True
     """Why a webhook must not go to `address` (an SSRF guard), or None when it may."""
     if getattr(address, "ipv4_mapped", None) is not None:
         address = address.ipv4_mapped
-    if address.is_loopback:
+    if is_loopback_host(str(address)):
         return None if allow_loopback or allow_private else "a loopback address"
     if allow_private:
         return None

@@ -71,8 +71,8 @@ class ClientConfig:
 
     def build(self, transport: Any = None):
         """A synchronous client for this configuration, made where it is called (on the worker)."""
+        from skytells_lab._media import is_loopback_url as is_loopback
         from skytells_lab.api import Skytells
-        from skytells_lab.api._http import is_loopback
         from skytells_lab.api.errors import ConfigurationError
 
         key = self.key()

@@ -291,13 +291,13 @@ class JobSummary:
                 f"{self.seconds:.1f} s{where})")
 
     def _repr_html_(self) -> str:
-        from skytells_lab.notebook.display import _card, _e, _rows
+        from skytells_lab._html import card, facts
 
-        rows = [("job", f"{self.job.what} {self.job.column!r}"), ("rows", f"{self.rows:,}"),
-                ("failed rows", self.failed), ("partitions", self.partitions), ("requests sent", self.requests),
-                ("credits", f"{self.credits:.4g}"), ("time", f"{self.seconds:.1f} s"),
-                ("checkpoint", self.job.checkpoint)]
-        return _card("Dask job", self.job.model, "", _rows((k, _e(v)) for k, v in rows if v is not None))
+        pairs = [("job", f"{self.job.what} {self.job.column!r}"), ("rows", f"{self.rows:,}"),
+                 ("failed rows", self.failed), ("partitions", self.partitions), ("requests sent", self.requests),
+                 ("credits", f"{self.credits:.4g}"), ("time", f"{self.seconds:.1f} s"),
+                 ("checkpoint", self.job.checkpoint)]
+        return card("Dask job", self.job.model, facts((k, v) for k, v in pairs if v is not None))
 
 
 def _dask_client() -> Any:

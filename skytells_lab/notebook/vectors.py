@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+# the client's .frame() attaches vectors; this module reads, exports and re-attaches them
+from skytells_lab.api._frames import ATTRS_KEY, SUFFIX, VectorBlock, attach_vectors
 
 __all__ = [
     "VectorBlock",
@@ -26,48 +28,6 @@ __all__ = [
     "vector_columns",
     "vectors_of",
 ]
-
-ATTRS_KEY = "skytells_vectors"
-SUFFIX = "_vec"
-
-
-class VectorBlock:
-    """A read-only float32 (n, d) matrix and the model that made it; shared, not copied, by pandas."""
-
-    __slots__ = ("matrix", "model")
-
-    def __init__(self, matrix: np.ndarray, model: str | None = None) -> None:
-        matrix = np.ascontiguousarray(matrix, dtype=np.float32)
-        matrix.setflags(write=False)
-        self.matrix = matrix
-        self.model = model
-
-    def __deepcopy__(self, memo: dict) -> VectorBlock:
-        return self
-
-    def __copy__(self) -> VectorBlock:
-        return self
-
-    def __repr__(self) -> str:
-        return f"VectorBlock({self.matrix.shape[0]}×{self.matrix.shape[1]} float32, model={self.model!r})"
-
-
-def attach_vectors(df: pd.DataFrame, column: str, matrix: Any, *, rows: Any = None,
-                   model: str | None = None) -> pd.DataFrame:
-    """Set ``df[column + "_vec"]`` and keep ``matrix``; ``rows`` maps each frame row to a matrix row
-    (default: row i -> matrix row i; -1 for none). Modifies and returns ``df``."""
-    block = VectorBlock(matrix, model)
-    n = len(df)
-    positions = np.arange(n, dtype=np.int32) if rows is None else np.asarray(rows, dtype=np.int32)
-    if positions.shape != (n,):
-        raise ValueError(f"{n} rows but {positions.shape} positions")
-    if n and positions.max(initial=-1) >= block.matrix.shape[0]:
-        raise ValueError("a position points past the end of the matrix")
-    df[column + SUFFIX] = positions
-    blocks = dict(df.attrs.get(ATTRS_KEY) or {})
-    blocks[column] = block
-    df.attrs[ATTRS_KEY] = blocks
-    return df
 
 
 def vector_columns(df: pd.DataFrame) -> list[str]:

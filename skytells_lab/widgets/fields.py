@@ -18,7 +18,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from skytells_lab.widgets.media import data_uri_bytes, guess_mime, to_data_uri
+from skytells_lab._media import decode_data_uri, guess_mime
+from skytells_lab.widgets.media import to_data_uri
 from skytells_lab.widgets.schema import FieldSpec, accept_attribute
 
 
@@ -387,10 +388,9 @@ class MediaField(Field):
     def _typed(self, change) -> None:
         if change["new"].strip():
             self._uri, self._upload_error = None, None
-            decoded = data_uri_bytes(change["new"].strip())
-            if decoded:
-                self._show(*decoded)
-            else:
+            try:
+                self._show(*decode_data_uri(change["new"].strip()))
+            except ValueError:  # a URL or a path typed in: nothing to preview
                 self._hide()
         self._on_change()
 

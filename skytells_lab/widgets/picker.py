@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 import traitlets
 
+from skytells_lab import _html
 from skytells_lab.widgets.render import error_card
 from skytells_lab.widgets.static import StaticFallback
 
@@ -27,24 +28,20 @@ def is_local_model(model: Any, client: Any) -> bool:
     return bool(getattr(client, "is_local", False) or (getattr(model, "metadata", None) or {}).get("device"))
 
 
-def _badge(text: str, color: str, css: str) -> str:
-    return (f'<span class="sl-badge {css}" style="display:inline-block;background:{color};color:white;'
-            f'border-radius:9px;padding:0 8px;margin-right:4px;font-size:11px">{html.escape(text)}</span>')
-
-
 def badges_html(model: Any, client: Any) -> str:
     if model is None:
-        return '<span style="color:#888">no model matches</span>'
+        return f'<span style="color:{_html.MUTED}">no model matches</span>'
     local = is_local_model(model, client)
     parts = [
-        _badge(model.type or "?", "#5d6d7e", "sl-badge-type"),
-        _badge(price_text(model), "#b9770e", "sl-badge-price"),
-        _badge("local" if local else "remote", "#1e8449" if local else "#2471a3", "sl-badge-where"),
+        _html.badge(model.type or "?", _html.NEUTRAL, css_class="sl-badge-type"),
+        _html.badge(price_text(model), _html.WARNING, css_class="sl-badge-price"),
+        _html.badge("local" if local else "remote", _html.SUCCESS if local else _html.ACCENT,
+                    css_class="sl-badge-where"),
     ]
-    parts += [_badge(cap, "#a569bd", "sl-badge-cap") for cap in model.capabilities[:4]]
+    parts += [_html.chip(cap) for cap in model.capabilities[:4]]
     desc = model.description or ""
     desc = html.escape(desc if len(desc) <= 200 else desc[:199] + "\u2026")
-    return f'{"".join(parts)}<div style="color:#555;font-size:12px;margin-top:2px">{desc}</div>'
+    return f'{"".join(parts)}<div style="color:{_html.MUTED};font-size:12px;margin-top:2px">{desc}</div>'
 
 
 class ModelPicker(StaticFallback, widgets.VBox):

@@ -6,42 +6,26 @@ nbconvert export and in the static fallback of a widget.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import re
 from typing import Any
 
-_STATUS_COLORS = {"succeeded": "#1e8449", "failed": "#c0392b", "cancelled": "#7f8c8d", "error": "#c0392b"}
+from skytells_lab import _html
+from skytells_lab._media import encode_data_uri
 
 
 def status_html(state: str, *, detail: str = "", prediction_id: str | None = None) -> str:
-    color = _STATUS_COLORS.get(state, "#2471a3")
-    pid = f' <code style="color:#888">{html.escape(prediction_id)}</code>' if prediction_id else ""
+    color = _html.STATUS_COLORS.get(state, _html.ACCENT)
+    pid = f' <code style="color:{_html.MUTED}">{html.escape(prediction_id)}</code>' if prediction_id else ""
     extra = f" &middot; {html.escape(detail)}" if detail else ""
     return (f'<span class="sl-status-line" data-status="{html.escape(state)}">'
             f'<b style="color:{color}">{html.escape(state)}</b>{extra}{pid}</span>')
 
 
 def error_card(exc: BaseException, *, title: str | None = None) -> str:
-    """A readable card for a failed call: what happened, the API's error id and status, what to do."""
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    facts = []
-    for label, attr in (("error", "error_id"), ("HTTP", "http_status"), ("request", "request_id")):
-        value = getattr(exc, attr, None)
-        if value:
-            facts.append(f"{label} <code>{html.escape(str(value))}</code>")
-    details = getattr(exc, "details", None)
-    hint = details.get("hint") or details.get("help") if isinstance(details, dict) else None
-    return (
-        '<div class="sl-error-card" style="border:1px solid #e6b0aa;background:#fdedec;border-radius:6px;'
-        'padding:8px 12px;margin:4px 0;color:#641e16">'
-        f'<div><b>{html.escape(title or type(exc).__name__)}</b></div>'
-        f'<div style="white-space:pre-wrap">{html.escape(str(message))}</div>'
-        + (f'<div style="font-size:0.85em;color:#922b21">{" &middot; ".join(facts)}</div>' if facts else "")
-        + (f'<div style="font-size:0.9em">{html.escape(str(hint))}</div>' if hint else "")
-        + "</div>"
-    )
+    """A readable card for a failed call (the card kit's one error card)."""
+    return _html.error_card(exc, title=title)
 
 
 def png_bytes(image: Any) -> bytes:
@@ -53,10 +37,6 @@ def png_bytes(image: Any) -> bytes:
     return buf.getvalue()
 
 
-def _data_uri(content: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
-
-
 def gallery_html(images: list[Any], *, size: int = 160, captions: list[str] | None = None) -> str:
     """Images side by side, scaled up without smoothing so small digits stay crisp."""
     tiles = []
@@ -64,10 +44,10 @@ def gallery_html(images: list[Any], *, size: int = 160, captions: list[str] | No
         caption = html.escape(captions[i]) if captions and i < len(captions) else ""
         tiles.append(
             '<figure style="margin:4px;text-align:center">'
-            f'<img class="sl-output-image" src="{_data_uri(png_bytes(image), "image/png")}" '
-            f'style="width:{size}px;height:auto;image-rendering:pixelated;border:1px solid #ddd" '
+            f'<img class="sl-output-image" src="{encode_data_uri(png_bytes(image), "image/png")}" '
+            f'style="width:{size}px;height:auto;image-rendering:pixelated;border:1px solid {_html.BORDER}" '
             f'alt="output {i}"/>'
-            f'<figcaption style="font-size:11px;color:#666">{caption}</figcaption></figure>'
+            f'<figcaption style="font-size:11px;color:{_html.MUTED}">{caption}</figcaption></figure>'
         )
     return f'<div class="sl-gallery" style="display:flex;flex-wrap:wrap">{"".join(tiles)}</div>'
 
@@ -75,15 +55,15 @@ def gallery_html(images: list[Any], *, size: int = 160, captions: list[str] | No
 def text_html(text: str, *, streaming: bool = False) -> str:
     cursor = '<span class="sl-cursor">&#9611;</span>' if streaming else ""
     return (f'<div class="sl-output-text" style="white-space:pre-wrap;font-family:system-ui,sans-serif;'
-            f'border-left:3px solid #aed6f1;padding:4px 8px">{html.escape(text)}{cursor}</div>')
+            f'border-left:3px solid {_html.BORDER};padding:4px 8px">{html.escape(text)}{cursor}</div>')
 
 
 def audio_html(content: bytes, mime: str) -> str:
-    return f'<audio class="sl-output-audio" controls src="{_data_uri(content, mime)}"></audio>'
+    return f'<audio class="sl-output-audio" controls src="{encode_data_uri(content, mime)}"></audio>'
 
 
 def video_html(content: bytes, mime: str) -> str:
-    src = _data_uri(content, mime)
+    src = encode_data_uri(content, mime)
     return f'<video class="sl-output-video" controls style="max-width:480px" src="{src}"></video>'
 
 
@@ -93,7 +73,7 @@ def link_html(url: str) -> str:
 
 
 def table_html(rows: dict[str, Any]) -> str:
-    cells = "".join(f"<tr><td style='padding:1px 8px;color:#666'>{html.escape(str(k))}</td>"
+    cells = "".join(f"<tr><td style='padding:1px 8px;color:{_html.MUTED}'>{html.escape(str(k))}</td>"
                     f"<td style='padding:1px 8px'>{html.escape(str(v))}</td></tr>" for k, v in rows.items())
     return f"<table class='sl-facts'>{cells}</table>"
 
@@ -101,8 +81,8 @@ def table_html(rows: dict[str, Any]) -> str:
 # Inside a widget the notebook's own table style does not apply: a bare `df.to_html()` would show the
 # browser's default heavy grid (border="1"). Every table a widget shows goes through `frame_html`.
 _TABLE = "border-collapse:collapse;margin-top:4px;font-size:12px"
-_CELL = "border:none;border-bottom:1px solid #eaeef2;padding:2px 8px;text-align:right;vertical-align:top"
-_HEAD = "border:none;border-bottom:1px solid #d0d7de;padding:2px 8px;text-align:right;font-weight:600"
+_CELL = f"border:none;border-bottom:1px solid {_html.RULE};padding:2px 8px;text-align:right;vertical-align:top"
+_HEAD = f"border:none;border-bottom:1px solid {_html.BORDER};padding:2px 8px;text-align:right;font-weight:600"
 
 
 def frame_html(df: Any, *, css_class: str = "sl-table", **to_html: Any) -> str:

@@ -22,6 +22,6 @@ def test_approximate_graph_recalls_the_exact_graph_with_exact_scores():
     np.testing.assert_allclose(graph.scores, np.einsum("nkd,nd->nk", vectors[graph.indices], vectors), atol=1e-5)
     assert np.all(np.diff(graph.scores, axis=1) <= 1e-6)
     some = space.neighbors(5, rows=[7, 9], method="approximate")  # the index is reused
-    assert some.indices.shape == (2, 5) and len(some.to_frame()) == 10
+    assert some.indices.shape == (2, 5) and len(some.frame()) == 10
     with pytest.raises(ValueError, match="method"):
         space.neighbors(5, method="hnsw")

@@ -26,7 +26,7 @@ def test_knn_graph_of_some_rows_and_its_frame_and_sparse_forms(rng):
     full = space.neighbors(3)
     part = space.neighbors(3, rows=[4, 9])
     np.testing.assert_array_equal(part.indices, full.indices[[4, 9]])
-    frame = part.to_frame()
+    frame = part.frame()
     assert list(frame.columns) == ["source", "target", "rank", "score"]
     assert frame["source"].tolist() == ["r4"] * 3 + ["r9"] * 3
     assert frame["target"].tolist()[:3] == [f"r{i}" for i in full.indices[4]]
@@ -63,3 +63,11 @@ def test_space_duplicates_frame_names_the_rows_and_texts(rng):
     frame = EmbeddingSpace(vectors, data).duplicates(0.999)
     assert frame[["left", "right", "left_text", "right_text"]].values.tolist() == [["B", "F", "b", "f"]]
     assert frame["score"].iloc[0] == pytest.approx(1.0)
+
+
+def test_to_frame_still_works_and_says_it_is_now_frame(rng):
+    space = EmbeddingSpace(rng.standard_normal((20, 4)).astype(np.float32))
+    graph = space.neighbors(2)
+    with pytest.warns(DeprecationWarning, match=r"KNNGraph\.frame\(\)"):
+        old = graph.to_frame()
+    pd.testing.assert_frame_equal(old, graph.frame())
