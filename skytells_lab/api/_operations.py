@@ -20,7 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from skytells_lab.api import _media
+from skytells_lab.api import _media, _store
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
 from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
@@ -117,7 +117,7 @@ INFERENCE_ONLY = {"chat", "responses", "chat-completions", "embeddings", "embedd
 def catalog_entry(client: Any, model: str) -> Op:
     """The model's catalog entry with its input schema, fetched once per client (10 minutes, 64 slugs), or
     None when the lookup fails (the create then reports an unknown model in its own words)."""
-    cache = client._state.__dict__.setdefault("catalog", {})
+    cache = client._state.catalog
     hit = cache.get(model)
     if hit is not None and hit[1] > time.monotonic():
         return hit[0]
@@ -264,7 +264,8 @@ WAITS = ("poll", "await", "auto")
 
 
 def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
-        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True, **create_kw: Any) -> Op:
+        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True,
+        cache: bool | None = None, **create_kw: Any) -> Op:
     if wait not in WAITS:
         raise ValueError(f"wait must be one of {', '.join(map(repr, WAITS))}, got {wait!r}")
     if compatibility_check:
@@ -275,14 +276,14 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
         # one round trip: the server answers when the prediction is done (TS SDK 1.0.5's autoAwait)
         create_kw["await_"] = True
     input = yield from prepare_input(client, model, input)
-    # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
-    seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
-    if seeded:
-        from skytells_lab.notebook.session import cache_for, cached_prediction, model_identity
-
+    # a seeded prediction is reproducible: the result store (client.cache) answers a repeat
+    cached = (input.get("seed") is not None if cache is None else cache) and not create_kw.get("webhook") \
+        and not create_kw.get("stream")
+    identity = None
+    if cached and client.cache is not None and client.cache.enabled:
         # the key holds what answers (backend version, catalog entry, weights): never another server's result
-        identity = (yield from model_identity(client, model)) if cache_for(client).enabled else None
-        hit = cached_prediction(client, model, input, identity)
+        identity = yield from model_identity(client, model)
+        hit = _store.cached_prediction(client, model, input, identity)
         if hit is not None:
             return hit
     if create_kw.get("await_"):
@@ -292,11 +293,40 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
     prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)
-    if seeded:
-        from skytells_lab.notebook.session import store_prediction
-
-        store_prediction(client, model, input, prediction, identity)
+    _store.store_prediction(client, model, input, prediction, identity)
     return prediction
+
+
+# catalog fields that change while the same weights answer: a first call loads them, an operator pauses them
+_VOLATILE_METADATA = ("cold_boot",)
+_VOLATILE_FIELDS = ("status",)
+
+
+def model_identity(client: Any, model: str) -> Op:
+    """What identifies the model that would answer ``model`` on ``client``, for result-store keys: the base
+    URL, the backend's version (``GET /health`` on the local server) and the model's catalog entry (for the
+    local server it names the alias target in ``namespace`` and carries a fingerprint of the weights; for the
+    service, its version and update time where the entry has them). ``None`` when the catalog does not
+    answer: then nothing is read from or written to the store."""
+    try:
+        entry = yield from get_model(model, fields=["input_schema"])
+    except (E.SkytellsError, ValueError):  # no such model, no catalog, or a body that is not a model
+        return None
+    version = None
+    if getattr(client, "is_local", False):
+        try:
+            health = yield Call("GET", "/health", kind="status", max_retries=1)
+        except E.SkytellsError:
+            return None
+        version = health.get("version") if isinstance(health, dict) else None
+    described = entry.model_dump(mode="json", exclude_none=True)
+    for name in _VOLATILE_FIELDS:
+        described.pop(name, None)
+    metadata = dict(described.get("metadata") or {})
+    for name in _VOLATILE_METADATA:
+        metadata.pop(name, None)
+    described["metadata"] = metadata
+    return {"base_url": str(client.base_url or ""), "backend_version": version, "model": described}
 
 
 def prediction_failed(prediction: Prediction) -> E.PredictionFailed:

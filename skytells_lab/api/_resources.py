@@ -59,6 +59,12 @@ class Models(_Resource):
         """One model by slug (``/models/{slug}``, falling back to the SDKs' ``/model/{slug}``)."""
         return self._client._execute(ops.get_model(slug, fields))
 
+    def identity(self, slug: str):
+        """What would answer ``slug`` here, for result-store keys: ``{"base_url", "backend_version", "model"}``
+        (the catalog entry, with the weights' fingerprint on the local server), or None when the catalog
+        does not answer. ``client.run`` and ``client.embed`` key their cache with it."""
+        return self._client._execute(ops.model_identity(self._client, slug))
+
 
 class Predictions(_Resource):
     """``client.predictions``: create, read, list, wait for, cancel and delete predictions.
