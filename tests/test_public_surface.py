@@ -16,7 +16,7 @@ API = {
     "DEFAULT_BASE_URL", "SIGNATURE_HEADER", "APITimeoutError", "AsyncChatStream", "AsyncPredictionStream",
     "AsyncResponseStream", "AsyncSkytells", "AuthenticationError", "BackendStatus", "Budget", "BudgetExceeded",
     "Cache", "Call", "CallRecord", "Chat", "ChatCompletion", "ChatCompletionChunk", "ChatCompletions", "ChatStream",
-    "ConfigurationError", "Embedding", "EmbeddingResponse", "Embeddings", "InvalidInputError", "InvalidJSONError",
+    "ConfigurationError", "Embedding", "EmbeddingResponse", "Embeddings", "Files", "InvalidInputError", "InvalidJSONError",
     "Ledger", "Model", "ModelPage", "Models", "NetworkError", "NotFoundError", "PaymentRequiredError",
     "PermissionDeniedError", "Prediction", "PredictionEvent", "PredictionFailed", "PredictionPage",
     "PredictionStatus", "PredictionStream", "Predictions", "RateLimitError", "RedirectError", "Response",

@@ -23,7 +23,15 @@ from skytells_lab.api._inference_types import (
 )
 from skytells_lab.api._ledger import Budget, Ledger
 from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionEvent, PredictionStream
-from skytells_lab.api._resources import Chat, ChatCompletions, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._resources import (
+    Chat,
+    ChatCompletions,
+    Embeddings,
+    Files,
+    Models,
+    Predictions,
+    Responses,
+)
 from skytells_lab.api._safety import (
     Safety,
     SafetyCategory,
@@ -92,6 +100,7 @@ __all__ = [
     "Embedding",
     "EmbeddingResponse",
     "Embeddings",
+    "Files",
     "InvalidInputError",
     "InvalidJSONError",
     "Ledger",

@@ -11,7 +11,7 @@ import functools
 import io
 import ssl
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,7 +20,7 @@ from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import PERSISTENT, BaseClient, Call, Read, Send, _Persistent, send_call
 from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionStream
-from skytells_lab.api._resources import Chat, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._resources import Chat, Embeddings, Files, Models, Predictions, Responses
 from skytells_lab.api._safety import Safety
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._store import ResultStore
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 def _ssl_context() -> ssl.SSLContext:
     """One verified TLS context per process: building it (loading CA certificates) is the slow part of a client."""
     return httpx.create_ssl_context()
+
+
+def _single(step: Any) -> ops.Op:
+    """An operation of one step (a Call or a Sleep), for drivers that run an operation a step at a time."""
+    return (yield step)
 
 
 _STREAMS = {"chat": (ChatStream, AsyncChatStream), "responses": (ResponseStream, AsyncResponseStream),
@@ -66,6 +71,11 @@ class _Namespaces:
     def embeddings(self) -> Embeddings:
         """Embeddings: ``embeddings.create(...)``; ``embed(texts)`` batches many."""
         return Embeddings(self)
+
+    @property
+    def files(self) -> Files:
+        """Output files: ``files.get(url)`` -> bytes."""
+        return Files(self)
 
     @property
     def safety(self) -> Safety:
@@ -139,6 +149,24 @@ class Skytells(_Namespaces, BaseClient):
 
     def _request(self, call: Call) -> Any:
         return self._execute(send_call(self, call))
+
+    def _states(self, op: ops.Op) -> Iterator[Any]:
+        """Run ``op``, yielding the value of each :class:`~skytells_lab.api._operations.State` it reaches."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration:
+                return
+            value, error = None, None
+            if isinstance(step, ops.State):
+                yield step.prediction
+                continue
+            try:
+                value = self._execute(_single(step))
+            except E.SkytellsError as exc:
+                error = exc
 
     def _iterate_pages(self, page_op: Callable[[int], ops.Op]):
         page = 1
@@ -265,6 +293,24 @@ class AsyncSkytells(_Namespaces, BaseClient):
 
     async def _request(self, call: Call) -> Any:
         return await self._execute(send_call(self, call))
+
+    async def _states(self, op: ops.Op) -> AsyncIterator[Any]:
+        """Run ``op``, yielding the value of each :class:`~skytells_lab.api._operations.State` it reaches."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = op.throw(error) if error is not None else op.send(value)
+            except StopIteration:
+                return
+            value, error = None, None
+            if isinstance(step, ops.State):
+                yield step.prediction
+                continue
+            try:
+                value = await self._execute(_single(step))
+            except E.SkytellsError as exc:
+                error = exc
 
     async def _iterate_pages(self, page_op: Callable[[int], ops.Op]):
         page = 1

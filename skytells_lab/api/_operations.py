@@ -12,7 +12,8 @@ import base64
 import mimetypes
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -237,15 +238,54 @@ def delete_prediction(id: str) -> Op:
     )
 
 
-def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5) -> Op:
-    """Poll until terminal, backing off from ``poll_interval`` to 5 s; raise WaitTimeout at the deadline."""
+@dataclass(frozen=True)
+class State:
+    """A step of :func:`watch_prediction`: a state of the prediction as fetched (no I/O to do)."""
+
+    prediction: Prediction
+
+
+CANCEL_CHECK_S = 0.1  # how often a pause between polls looks at ``cancel``
+
+
+def _cancel_check(cancel: Any) -> Callable[[], bool] | None:
+    if cancel is None:
+        return None
+    if hasattr(cancel, "is_set"):  # a threading.Event (or an asyncio.Event, read without waiting)
+        return cancel.is_set
+    if callable(cancel):
+        return lambda: bool(cancel())
+    raise TypeError(f"cancel must be a threading.Event or a callable returning bool, got {type(cancel).__name__}")
+
+
+def _pause(seconds: float, cancelled: Callable[[], bool] | None) -> Op:
+    if cancelled is None:
+        yield Sleep(seconds)
+        return
+    end = time.monotonic() + seconds
+    while not cancelled() and (left := end - time.monotonic()) > 0:
+        yield Sleep(min(left, CANCEL_CHECK_S))
+
+
+def watch_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5,
+                     cancel: Any = None) -> Op:
+    """Poll until terminal, backing off from ``poll_interval`` to 5 s, yielding :class:`State` for each state
+    fetched; raise WaitTimeout at the deadline. When ``cancel`` (an Event or a callable) turns true, the
+    prediction is cancelled on the server once and followed to its terminal state."""
+    cancelled = _cancel_check(cancel)
     current = prediction if isinstance(prediction, Prediction) else None
     pid = current.id if current is not None else str(prediction)
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = max(0.01, poll_interval)
+    cancel_sent = False
     if current is None or not current.is_terminal:
         current = yield from get_prediction(client, pid)
+    yield State(current)
     while not current.is_terminal:
+        if cancelled is not None and not cancel_sent and cancelled():
+            current, cancel_sent = (yield from cancel_prediction(client, pid)), True
+            yield State(current)
+            continue
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             raise E.WaitTimeout(
@@ -254,10 +294,33 @@ def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, 
                 prediction_id=pid,
                 prediction=current,
             )
-        yield Sleep(interval if left is None else min(interval, left))
+        yield from _pause(interval if left is None else min(interval, left), None if cancel_sent else cancelled)
         interval = min(interval * 1.5, MAX_POLL_INTERVAL)
         current = yield from get_prediction(client, pid)
+        yield State(current)
     return bind(client, current)
+
+
+def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5,
+                    on_update: Callable[[Prediction], Any] | None = None, cancel: Any = None) -> Op:
+    """:func:`watch_prediction` to its end, handing each state to ``on_update``; returns the terminal one."""
+    op = watch_prediction(client, prediction, timeout, poll_interval, cancel)
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = op.throw(error) if error is not None else op.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        if isinstance(step, State):
+            if on_update is not None:
+                on_update(step.prediction)
+            continue
+        try:
+            value = yield step
+        except E.SkytellsError as exc:
+            error = exc
 
 
 WAITS = ("poll", "await", "auto")

@@ -7,12 +7,14 @@ an awaitable of one: the twins have the same method names by construction.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from skytells_lab.api import _operations as ops
 from skytells_lab.api._http import Call
 from skytells_lab.api._media import coerce_messages, coerce_response_input
 from skytells_lab.api._sse import ChatDecoder, ResponseDecoder
+from skytells_lab.api._types import Prediction
 
 
 def _is_async(client: Any) -> bool:
@@ -140,9 +142,24 @@ class Predictions(_Resource):
         return self._client._open_stream(stream_call(self._client, id_or_prediction),
                                          lambda: PredictionDecoder(self._client), "prediction")
 
-    def wait(self, id_or_prediction: Any, timeout: float | None = None, poll_interval: float = 0.5):
-        """Poll until terminal; at ``timeout`` raise WaitTimeout carrying the id (the prediction goes on)."""
-        return self._client._execute(ops.wait_prediction(self._client, id_or_prediction, timeout, poll_interval))
+    def wait(self, id_or_prediction: Prediction | str, timeout: float | None = None, poll_interval: float = 0.5,
+             *, on_update: Callable[[Prediction], Any] | None = None, cancel: Any = None) -> Prediction:
+        """Poll until terminal (backing off from ``poll_interval`` to 5 s) and return the final Prediction.
+
+        Args:
+            timeout: seconds at most; then WaitTimeout carrying the id (the prediction goes on).
+            on_update: called with each state fetched (progress bars, widgets).
+            cancel: a ``threading.Event`` or a callable; once it is true the prediction is cancelled on the
+                server and followed to its end (``canceled``, or ``succeeded`` if it finished first)."""
+        return self._client._execute(ops.wait_prediction(self._client, id_or_prediction, timeout, poll_interval,
+                                                         on_update=on_update, cancel=cancel))
+
+    def watch(self, id_or_prediction: Prediction | str, timeout: float | None = None, poll_interval: float = 0.5,
+              *, cancel: Any = None) -> Iterator[Prediction]:
+        """Each state of the prediction as it is polled, ending with the terminal one (an async iterator on
+        AsyncSkytells); ``timeout`` and ``cancel`` as in :meth:`wait`. Stopping early leaves it running."""
+        return self._client._states(ops.watch_prediction(self._client, id_or_prediction, timeout, poll_interval,
+                                                         cancel))
 
 
 class ChatCompletions(_Resource):
@@ -193,3 +210,12 @@ class Embeddings(_Resource):
         decoded with one ``np.frombuffer``; the vectors are the same."""
         model = model or self._client.default_embedding_model
         return self._client._execute(ops.embeddings(model, input, encoding_format, dimensions, **params))
+
+
+class Files(_Resource):
+    """``client.files``: output files (awaitable on ``AsyncSkytells``)."""
+
+    def get(self, url: str) -> bytes:
+        """The bytes of an output file. A relative URL resolves against the API; up to 5 redirects to
+        storage are followed, never from https to http, and the API key goes only to the API's own origin."""
+        return self._client._execute(ops.fetch_file(url, self._client.base_url))

@@ -1,8 +1,9 @@
 """The notebook layer: tidy DataFrames, HTML cards, the ``df.skytells`` accessor.
 
-Importing this package (or any module of it but ``accessor``) neither imports pandas nor registers the
-accessor: :func:`register_accessor` does, and ``skytells_lab.connect()`` calls it, as ``import skytells_lab``
-does once pandas is loaded. The names below load on first use.
+Importing this package never imports pandas; the names below load on first use. ``df.skytells`` is
+registered by :func:`register_accessor`, by ``skytells_lab.connect()``, and, once pandas is loaded, by
+``import skytells_lab``, ``import skytells_lab.notebook`` and ``skytells_lab.notebook.vectors`` (which
+imports pandas itself) as they load.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ def register_accessor() -> None:
         _importlib.import_module("skytells_lab.notebook.dask_accessor")
 
 
+def _register_if_loaded() -> None:
+    if "pandas" in _sys.modules:
+        register_accessor()
+
+
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'skytells_lab.notebook' has no attribute {name!r}")
@@ -66,6 +72,8 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     return list(__all__)
 
+
+_register_if_loaded()
 
 if TYPE_CHECKING:  # pragma: no cover
     from skytells_lab.notebook.cache import Cache
