@@ -20,7 +20,20 @@ from skytells_lab.api import _operations as ops
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import PERSISTENT, BaseClient, Call, Read, Send, _Persistent, send_call
 from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionStream
-from skytells_lab.api._resources import Chat, Embeddings, Files, Models, Predictions, Responses
+from skytells_lab.api._resources import (
+    AsyncChat,
+    AsyncEmbeddings,
+    AsyncFiles,
+    AsyncModels,
+    AsyncPredictions,
+    AsyncResponses,
+    Chat,
+    Embeddings,
+    Files,
+    Models,
+    Predictions,
+    Responses,
+)
 from skytells_lab.api._safety import Safety
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._store import ResultStore
@@ -243,6 +256,36 @@ async def _with_async_twin(client: Skytells, job: Callable[[AsyncSkytells], Any]
 
 class AsyncSkytells(_Namespaces, BaseClient):
     """Asynchronous twin of :class:`Skytells`: the same methods, awaitable; async iterators for streams."""
+
+    @property
+    def models(self) -> AsyncModels:
+        """The model catalog: ``list``, ``get``, ``frame`` (awaitable), ``iter`` (async)."""
+        return AsyncModels(self)
+
+    @property
+    def predictions(self) -> AsyncPredictions:
+        """Predictions, awaitable: ``create``, ``get``, ``list``, ``wait``, ``cancel``; ``iter``/``watch`` async."""
+        return AsyncPredictions(self)
+
+    @property
+    def chat(self) -> AsyncChat:
+        """Chat: ``await chat.completions.create(...)``."""
+        return AsyncChat(self)
+
+    @property
+    def responses(self) -> AsyncResponses:
+        """The Responses API: ``await responses.create(...)``."""
+        return AsyncResponses(self)
+
+    @property
+    def embeddings(self) -> AsyncEmbeddings:
+        """Embeddings: ``await embeddings.create(...)``; ``await embed(texts)`` batches many."""
+        return AsyncEmbeddings(self)
+
+    @property
+    def files(self) -> AsyncFiles:
+        """Output files: ``await files.get(url)`` -> bytes."""
+        return AsyncFiles(self)
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, *, timeout: float = 60.0,
                  max_retries: int = 3, transport: Any = None, http_client: httpx.AsyncClient | None = None,
