@@ -183,8 +183,8 @@ class Ledger:
     def _repr_html_(self) -> str:
         summary = self.summary()
         table = summary.to_html(float_format=lambda v: f"{v:.4g}", na_rep="", border=0) if len(summary) else ""
-        return _html.card("Ledger", f"{len(self)} calls", _html.badge(f"{self.credits():.4g} credits", "#0969da"),
-                          table)
+        return _html.card("Ledger", f"{len(self)} calls", table,
+                          badges=_html.badge(f"{self.credits():.4g} credits", _html.ACCENT))
 
 
 # --------------------------------------------------------------------------- the budget
@@ -304,9 +304,9 @@ class Budget:
 
     def _repr_html_(self) -> str:
         share = 0.0 if self.limit == 0 else min(self.spent / self.limit, 1.0)
-        color = "#cf222e" if share >= 0.9 else "#9a6700" if share >= 0.6 else "#1a7f37"
-        bar = (f'<div style="width:240px;height:8px;background:#eaeef2;border-radius:4px;margin-top:6px">'
+        color = _html.DANGER if share >= 0.9 else _html.WARNING if share >= 0.6 else _html.SUCCESS
+        bar = (f'<div style="width:240px;height:8px;background:{_html.RULE};border-radius:4px;margin-top:6px">'
                f'<div style="width:{share * 100:.1f}%;height:8px;background:{color};border-radius:4px"></div></div>')
-        rows = [("spent", _html.escape(f"{self.spent:.6g}")), ("remaining", _html.escape(f"{self.remaining:.6g}")),
-                ("refused calls", _html.escape(self.refused))]
-        return _html.card("Budget", f"{self.limit:g} credits", "", bar + _html.rows(rows))
+        rows = [("spent", _html.e(f"{self.spent:.6g}")), ("remaining", _html.e(f"{self.remaining:.6g}")),
+                ("refused calls", _html.e(self.refused))]
+        return _html.card("Budget", f"{self.limit:g} credits", bar + _html.rows(rows))

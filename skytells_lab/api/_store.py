@@ -254,13 +254,12 @@ class Cache:
     def _repr_html_(self) -> str:
         stats = self.stats()
         entries = ", ".join(f"{k}: {v}" for k, v in stats["entries"].items()) or "0"
-        rows = [("path", _html.escape(stats["path"])), ("entries", _html.escape(entries)),
-                ("size", _html.escape(f"{stats['bytes'] / 1e6:.2f} MB")),
-                ("this session", _html.escape(f"{stats['hits']} hits, {stats['misses']} misses"))]
+        rows = [("path", _html.e(stats["path"])), ("entries", _html.e(entries)),
+                ("size", _html.e(f"{stats['bytes'] / 1e6:.2f} MB")),
+                ("this session", _html.e(f"{stats['hits']} hits, {stats['misses']} misses"))]
         on = stats["enabled"]
-        return _html.card("Cache", "", _html.badge("on" if on else "off", "#1a7f37" if on else "#6e7781"),
-                          _html.rows(rows))
-
+        return _html.card("Cache", body=_html.rows(rows),
+                          badges=_html.badge("on" if on else "off", _html.SUCCESS if on else _html.NEUTRAL))
 
 
 # --------------------------------------------------------------------------- the cache policy of client.run/embed
