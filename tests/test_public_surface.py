@@ -50,3 +50,17 @@ def test_the_client_reads_its_key_and_url_from_the_environment(monkeypatch):
     assert client._api_key.get() == "sk-env-0123456789" and client.base_url == "https://proxy.example.com/v1"
     assert "sk-env" not in repr(client)
     assert skytells_lab.Skytells("").__repr__().count("api_key=none") == 1  # "" is no key, whatever the env says
+
+
+def test_the_notebook_layer_imports_no_pandas_and_pandas_users_get_the_accessor():
+    import subprocess
+    import sys
+
+    light = ("import sys, skytells_lab.notebook, skytells_lab.notebook.cache, skytells_lab.notebook.ledger, "
+             "skytells_lab.notebook.session; print('pandas' in sys.modules)")
+    with_pandas = "import pandas as pd, skytells_lab; print(hasattr(pd.DataFrame, 'skytells'))"
+    explicit = ("import skytells_lab.notebook as nb, pandas as pd; print(hasattr(pd.DataFrame, 'skytells')); "
+                "nb.register_accessor(); print(hasattr(pd.DataFrame, 'skytells'))")
+    outputs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+               for code in (light, with_pandas, explicit)]
+    assert outputs == [["False"], ["True"], ["False", "True"]]
