@@ -227,7 +227,7 @@ class SharedState:
     rate_limits: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     store: ResultStore | None = None
-    ledger: Ledger | None = None
+    ledger: Ledger = field(default_factory=Ledger)  # an observer of every call, the last MAX_CALLS kept
     budget: Budget | None = None
     # model slug -> (catalog entry with its input schema, expiry on the monotonic clock)
     catalog: dict[str, tuple[Any, float]] = field(default_factory=dict)
@@ -267,7 +267,7 @@ class BaseClient:
         self._state = SharedState(store=Cache() if isinstance(store, _Persistent) else store)
         self._owns_http = True
         self._origin = _origin(self.base_url)
-        self._state.ledger = Ledger(self)  # every call from now on, the last MAX_CALLS of them
+        self.add_observer(self._state.ledger)
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -332,7 +332,6 @@ class BaseClient:
     def ledger(self) -> Ledger:
         """Every call this client made (the last ``MAX_CALLS``): ``.frame()``, ``.summary()`` per model,
         ``.credits()``. An after-call observer, shared with ``with_options`` clones."""
-        assert self._state.ledger is not None
         return self._state.ledger
 
     def budget(self, credits: float | None) -> Budget | None:

@@ -204,28 +204,11 @@ class Cache:
 
     def get_vectors(self, model: str | None, texts: list[str], params: dict | None = None, *, backend: Any = ""):
         """``(found, missing)``: {position: float32 vector} for cached texts and the positions not cached."""
-        import numpy as np
-
-        keys = [cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend) for t in texts]
-        stored = self.get_many(keys)
-        found, missing = {}, []
-        for i, key in enumerate(keys):
-            if key in stored:
-                found[i] = np.frombuffer(stored[key], dtype="<f4")
-            else:
-                missing.append(i)
-        return found, missing
+        return read_vectors(self, model, texts, params, backend)
 
     def set_vectors(self, model: str | None, texts: list[str], vectors, params: dict | None = None, *,
                     backend: Any = "") -> None:
-        import numpy as np
-
-        matrix = np.asarray(vectors, dtype="<f4")
-        items = [
-            (cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend), matrix[i].tobytes())
-            for i, t in enumerate(texts)
-        ]
-        self.set_many(items, kind="embedding", model=model)
+        write_vectors(self, model, texts, vectors, params, backend)
 
     # ------------------------------------------------------------------ inspection
 
@@ -273,32 +256,38 @@ def _usable(client: Any, identity: Any) -> ResultStore | None:
     return store if store is not None and store.enabled and identity is not None else None
 
 
-def cached_vectors(client: Any, texts: list[str], model: str, dimensions: int | None, identity: Any):
-    """``(found, missing)`` for texts embedded before by this model ``identity`` with these dimensions."""
+def read_vectors(store: ResultStore, model: str | None, texts: list[str], params: dict | None, backend: Any):
+    """``(found, missing)``: {position: float32 vector} for the texts ``store`` holds, and the other positions."""
     import numpy as np
 
-    store = _usable(client, identity)
-    if store is None:
-        return {}, list(range(len(texts)))
-    keys = [_vector_key(model, t, dimensions, identity) for t in texts]
+    keys = [cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend) for t in texts]
     stored = store.get_many(keys)
     found = {i: np.frombuffer(stored[k], dtype="<f4") for i, k in enumerate(keys) if k in stored}
     return found, [i for i, k in enumerate(keys) if k not in stored]
 
 
-def store_vectors(client: Any, texts: list[str], vectors: Any, model: str, dimensions: int | None,
-                  identity: Any) -> None:
+def write_vectors(store: ResultStore, model: str | None, texts: list[str], vectors: Any, params: dict | None,
+                  backend: Any) -> None:
     import numpy as np
 
+    matrix = np.asarray(vectors, dtype="<f4")
+    store.set_many([(cache_key("embedding", model, {"text": t, **(params or {})}, backend=backend),
+                     matrix[i].tobytes()) for i, t in enumerate(texts)], kind="embedding", model=model)
+
+
+def cached_vectors(client: Any, texts: list[str], model: str, dimensions: int | None, identity: Any):
+    """``(found, missing)`` for texts embedded before by this model ``identity`` with these dimensions."""
+    store = _usable(client, identity)
+    if store is None:
+        return {}, list(range(len(texts)))
+    return read_vectors(store, model, texts, {"dimensions": dimensions}, identity)
+
+
+def store_vectors(client: Any, texts: list[str], vectors: Any, model: str, dimensions: int | None,
+                  identity: Any) -> None:
     store = _usable(client, identity)
     if store is not None:
-        matrix = np.asarray(vectors, dtype="<f4")
-        store.set_many([(_vector_key(model, t, dimensions, identity), matrix[i].tobytes())
-                        for i, t in enumerate(texts)], kind="embedding", model=model)
-
-
-def _vector_key(model: str, text: str, dimensions: int | None, identity: Any) -> str:
-    return cache_key("embedding", model, {"text": text, "dimensions": dimensions}, backend=identity)
+        write_vectors(store, model, texts, vectors, {"dimensions": dimensions}, identity)
 
 
 def cached_prediction(client: Any, model: str, input: dict, identity: Any) -> Any:
