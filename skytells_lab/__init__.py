@@ -1,20 +1,20 @@
 """skytells-lab: a Jupyter-first toolkit for the Skytells API v1.
 
 Importing this package is cheap: the client, the embedded server, pandas, torch, scikit-learn,
-matplotlib and ipywidgets are all loaded on first use of the name that needs them.
+matplotlib and ipywidgets are all loaded on first use of the name that needs them. ``df.skytells`` is
+registered here when pandas is already loaded, else by ``connect()`` or
+``skytells_lab.notebook.register_accessor()``.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from typing import TYPE_CHECKING
 
 from skytells_lab._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {
-    "connect": "skytells_lab.api",
+    "connect": "skytells_lab._connect",
     "Skytells": "skytells_lab.api",
     "AsyncSkytells": "skytells_lab.api",
     "errors": "skytells_lab.api",
@@ -29,16 +29,30 @@ _EXPORTS = {
     "compare": "skytells_lab.comparison",
     "parity": "skytells_lab.comparison",
 }
-_SUBMODULES = {"api", "local", "notebook", "widgets", "analysis", "comparison", "cli"}
+_SUBMODULES = ("analysis", "api", "cli", "comparison", "local", "notebook", "widgets")
 
 __all__ = [
-    "AsyncSkytells", "EmbeddingSpace", "PredictionFailed", "Skytells", "SkytellsError", "WebhookInbox",
-    "__version__", "compare", "compare_spaces", "connect", "errors", "parity", "parse_webhook", "show_images",
+    "AsyncSkytells",
+    "EmbeddingSpace",
+    "PredictionFailed",
+    "Skytells",
+    "SkytellsError",
+    "WebhookInbox",
+    "__version__",
+    "compare",
+    "compare_spaces",
+    "connect",
+    "errors",
+    "parity",
+    "parse_webhook",
+    "show_images",
     "verify_webhook",
 ]
 
 
 def __getattr__(name: str):
+    import importlib
+
     if name in _EXPORTS:
         value = getattr(importlib.import_module(_EXPORTS[name]), name)
     elif name in _SUBMODULES:
@@ -49,29 +63,31 @@ def __getattr__(name: str):
     return value
 
 
-def register_pandas_accessor() -> None:
-    """Make `df.skytells` available once pandas is loaded, and `ddf.skytells` once dask.dataframe is
-    (never imports either itself)."""
-    if "pandas" in sys.modules:
-        importlib.import_module("skytells_lab.notebook.accessor")
-    if "dask.dataframe" in sys.modules:
-        importlib.import_module("skytells_lab.notebook.dask_accessor")
-
-
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__, *_SUBMODULES})
+    return sorted({*__all__, *_SUBMODULES})
 
 
-register_pandas_accessor()
+def _register_accessors() -> None:
+    """Make ``df.skytells`` available if pandas is loaded, and ``ddf.skytells`` if dask.dataframe is
+    (never imports either itself)."""
+    import sys
+
+    if "pandas" in sys.modules:
+        from skytells_lab.notebook import register_accessor
+
+        register_accessor()
+
+
+_register_accessors()
 
 if TYPE_CHECKING:  # pragma: no cover
+    from skytells_lab._connect import connect
     from skytells_lab.analysis import EmbeddingSpace, compare_spaces
     from skytells_lab.api import (
         AsyncSkytells,
         PredictionFailed,
         Skytells,
         SkytellsError,
-        connect,
         errors,
         parse_webhook,
         verify_webhook,

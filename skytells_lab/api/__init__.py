@@ -3,12 +3,14 @@
 >>> import skytells_lab as sl
 >>> client = sl.connect()                 # SKYTELLS_API_KEY set -> the service; else the local server
 >>> client.run(client.default_image_model, {"prompt": "7"}).images()
+
+``connect`` lives at the package root (the composition root: it may start the embedded server); the
+name is also answered here for code that imported it from ``skytells_lab.api``.
 """
 
 from skytells_lab.api import errors
 from skytells_lab.api._client import AsyncSkytells, Skytells
-from skytells_lab.api._connect import connect
-from skytells_lab.api._http import DEFAULT_BASE_URL, RetryPolicy, parse_retry_after
+from skytells_lab.api._http import DEFAULT_BASE_URL, Call, RetryPolicy, parse_retry_after
 from skytells_lab.api._inference_types import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -19,8 +21,17 @@ from skytells_lab.api._inference_types import (
     Usage,
     accumulate_chunks,
 )
+from skytells_lab.api._ledger import Budget, Ledger
 from skytells_lab.api._prediction_stream import AsyncPredictionStream, PredictionEvent, PredictionStream
-from skytells_lab.api._resources import Chat, ChatCompletions, Embeddings, Models, Predictions, Responses
+from skytells_lab.api._resources import (
+    Chat,
+    ChatCompletions,
+    Embeddings,
+    Files,
+    Models,
+    Predictions,
+    Responses,
+)
 from skytells_lab.api._safety import (
     Safety,
     SafetyCategory,
@@ -34,6 +45,7 @@ from skytells_lab.api._safety import (
 )
 from skytells_lab.api._sse import AsyncChatStream, AsyncResponseStream, ChatStream, ResponseStream
 from skytells_lab.api._status import PredictionStatus, normalize_status
+from skytells_lab.api._store import Cache, ResultStore
 from skytells_lab.api._types import (
     BackendStatus,
     CallRecord,
@@ -74,7 +86,10 @@ __all__ = [
     "AsyncSkytells",
     "AuthenticationError",
     "BackendStatus",
+    "Budget",
     "BudgetExceeded",
+    "Cache",
+    "Call",
     "CallRecord",
     "Chat",
     "ChatCompletion",
@@ -85,8 +100,10 @@ __all__ = [
     "Embedding",
     "EmbeddingResponse",
     "Embeddings",
+    "Files",
     "InvalidInputError",
     "InvalidJSONError",
+    "Ledger",
     "Model",
     "ModelPage",
     "Models",
@@ -107,6 +124,7 @@ __all__ = [
     "ResponseEvent",
     "ResponseStream",
     "Responses",
+    "ResultStore",
     "RetryPolicy",
     "Safety",
     "SafetyCategory",
@@ -125,7 +143,6 @@ __all__ = [
     "WaitTimeout",
     "WebhookEvent",
     "accumulate_chunks",
-    "connect",
     "errors",
     "normalize_status",
     "parse_retry_after",
@@ -133,3 +150,11 @@ __all__ = [
     "sign_webhook",
     "verify_webhook",
 ]
+
+
+def __getattr__(name: str):
+    if name == "connect":  # the one name of the root answered here; nothing in api/ calls it
+        from skytells_lab._connect import connect
+
+        return connect
+    raise AttributeError(f"module 'skytells_lab.api' has no attribute {name!r}")

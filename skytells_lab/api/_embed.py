@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 from skytells_lab.api import errors as E
+from skytells_lab.api._operations import model_identity
+from skytells_lab.api._store import cached_vectors, store_vectors
 
 T = TypeVar("T")
 
@@ -84,14 +86,27 @@ def _as_texts(texts: Iterable[str] | str) -> list[str]:
 
 async def embed_async(client: Any, texts: Iterable[str] | str, model: str | None = None, *, batch_size: int = 256,
                       concurrency: int = 4, dimensions: int | None = None, progress: bool | None = None):
-    """Through the persistent cache (``client.cache``): only texts not embedded before are sent."""
-    from skytells_lab.notebook.session import embed_with_cache
+    """Through the result store (``client.cache``): only texts never embedded by this model
+    (``model_identity``) with these dimensions are sent, each once."""
+    import numpy as np
 
     items = _as_texts(texts)
     model = model or client.default_embedding_model
-    return await embed_with_cache(client, items, model, dimensions, lambda missing: _embed_uncached(
-        client, missing, model, batch_size=batch_size, concurrency=concurrency, dimensions=dimensions,
-        progress=progress))
+    store = client.cache
+    identity = (await client._execute(model_identity(client, model))
+                if store is not None and store.enabled else None)
+    found, missing = cached_vectors(client, items, model, dimensions, identity)
+    if missing:
+        unique = list(dict.fromkeys(items[i] for i in missing))
+        fresh = np.asarray(await _embed_uncached(client, unique, model, batch_size=batch_size,
+                                                 concurrency=concurrency, dimensions=dimensions,
+                                                 progress=progress), dtype=np.float32)
+        store_vectors(client, unique, fresh, model, dimensions, identity)
+        row = {t: fresh[i] for i, t in enumerate(unique)}
+        found.update((i, row[items[i]]) for i in missing)
+    if not items:
+        return np.zeros((0, dimensions or 0), dtype=np.float32)
+    return np.stack([found[i] for i in range(len(items))]).astype(np.float32, copy=False)
 
 
 async def _embed_uncached(client: Any, texts: Iterable[str] | str, model: str | None = None, *,

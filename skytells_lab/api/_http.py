@@ -1,7 +1,13 @@
-"""The request core shared by both clients: building requests, auth, retries, errors, observers.
+"""The request core shared by both clients: building requests, auth, retries, errors, and the seams.
 
-Sync and async clients differ only in how they send and sleep (``_client.py``); every decision (headers,
-what is retried and how long to wait, how a response becomes a result or an error) lives here once.
+Sync and async clients differ only in how they send, read and sleep (``_client.py``); every decision
+(headers, what is retried and how long to wait, how a response becomes a result or an error) lives here
+once, the retry loop included: :func:`send_call` is an operation like the endpoints in ``_operations``.
+
+The seams (docs/architecture.md): before-call hooks (``add_hook``: called with the :class:`Call` about to be
+sent; raising stops it, as the budget does), after-call observers (``add_observer``: called with a
+:class:`CallRecord` after each call, as the ledger is), and the result store (``store=``, a
+:class:`~skytells_lab.api._store.ResultStore`, read and written by ``run`` and ``embed``).
 
 Retry rules (docs/guides/reliability.md, "Retry policy"): connection errors, timeouts, 408, 429 and 5xx are
 retried with jittered exponential backoff, honoring ``Retry-After`` (seconds or an HTTP date) up to
@@ -18,11 +24,12 @@ import email.utils
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from datetime import timezone
 from typing import Any
@@ -33,6 +40,8 @@ import httpx
 from skytells_lab._version import __version__
 from skytells_lab.api import errors as E
 from skytells_lab.api._errors import NON_RETRYABLE_ERROR_IDS, error_from_response
+from skytells_lab.api._ledger import Budget, Ledger
+from skytells_lab.api._store import Cache, ResultStore
 from skytells_lab.api._types import CallRecord
 
 log = logging.getLogger("skytells_lab.api")
@@ -180,13 +189,48 @@ class Sleep:
     seconds: float
 
 
+@dataclass(frozen=True)
+class Send:
+    """Send one built request (``stream``: leave the body unread) and get the httpx response back."""
+
+    request: httpx.Request
+    stream: bool = False
+
+
+@dataclass(frozen=True)
+class Read:
+    """Read a streamed response's body to the end, then close it."""
+
+    response: httpx.Response
+
+
+BeforeCall = Callable[[Call], None]
+AfterCall = Callable[[CallRecord], None]
+
+
+class _Persistent:
+    """The default of ``store=``: the machine's persistent cache, made with the client."""
+
+    def __repr__(self) -> str:
+        return "<the persistent cache>"
+
+
+PERSISTENT = _Persistent()
+
+
 @dataclass
 class SharedState:
     """What clones made by ``with_options`` and the embed helper's async twin share with their parent."""
 
-    observers: list[Callable[[CallRecord], None]] = field(default_factory=list)
+    observers: list[AfterCall] = field(default_factory=list)
+    hooks: list[BeforeCall] = field(default_factory=list)
     rate_limits: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    store: ResultStore | None = None
+    ledger: Ledger = field(default_factory=Ledger)  # an observer of every call, the last MAX_CALLS kept
+    budget: Budget | None = None
+    # model slug -> (catalog entry with its input schema, expiry on the monotonic clock)
+    catalog: dict[str, tuple[Any, float]] = field(default_factory=dict)
 
 
 class BaseClient:
@@ -206,20 +250,24 @@ class BaseClient:
         max_retry_after: float = 60.0,
         resend_inference: bool = False,
         local: bool | None = None,
+        store: ResultStore | None | _Persistent = PERSISTENT,
     ) -> None:
+        if api_key is None:  # as OpenAI() reads OPENAI_API_KEY; "" means no key, whatever the environment says
+            api_key = os.environ.get("SKYTELLS_API_KEY")
         self._api_key = Secret(api_key) if api_key else None
-        self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
+        self.base_url = (base_url or os.environ.get("SKYTELLS_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.timeout = timeout
         self._retry = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after, bool(resend_inference))
         self._transport = transport
         self._headers = dict(headers or {})
         self._local = local
-        self._state = SharedState()
+        if store is not None and not isinstance(store, (_Persistent, ResultStore)):
+            raise TypeError(f"store must be a ResultStore (enabled, get_many, set_many) or None, got "
+                            f"{type(store).__name__}")
+        self._state = SharedState(store=Cache() if isinstance(store, _Persistent) else store)
         self._owns_http = True
         self._origin = _origin(self.base_url)
-        # every call, for client.ledger (skytells_lab.notebook.ledger reads this log lazily)
-        self._state.call_log = []
-        self.add_observer(lambda record, log=self._state.call_log: log.append((time.time(), record)))
+        self.add_observer(self._state.ledger)
 
     # ------------------------------------------------------------------ configuration
     @property
@@ -261,7 +309,7 @@ class BaseClient:
     def purge_catalog_cache(self, model: str | None = None) -> None:
         """Forget the cached catalog entries (one model's, or all) that the compatibility check and media
         inputs read (the TS SDK's ``purgePrefetchedModelCache``)."""
-        cache = self._state.__dict__.get("catalog", {})
+        cache = self._state.catalog
         if model is None:
             cache.clear()
         else:
@@ -272,45 +320,67 @@ class BaseClient:
         """The image model tutorials use: a local one on the embedded server, else the service's."""
         return "digits-diffusion" if self.is_local else "truefusion"
 
-    # ------------------------------------------------------------------ notebook layer (skytells_lab.notebook)
+    # ------------------------------------------------------------------ the seams: store, observers, hooks
     @property
-    def cache(self):
-        """The persistent result cache (embeddings, seeded predictions): ``.disable()``, ``.enable()``, ``.clear()``."""
-        from skytells_lab.notebook.session import cache_for
-
-        return cache_for(self)
+    def cache(self) -> ResultStore | None:
+        """The result store ``run`` (seeded predictions) and ``embed`` read and write; by default the
+        persistent :class:`~skytells_lab.api._store.Cache` (``.disable()``, ``.enable()``, ``.clear()``);
+        None when the client was made with ``store=None``."""
+        return self._state.store
 
     @property
-    def ledger(self):
-        """Every call this client made: ``.frame()``, ``.summary()`` per model, ``.credits()``."""
-        from skytells_lab.notebook.session import ledger_for
+    def ledger(self) -> Ledger:
+        """Every call this client made (the last ``MAX_CALLS``): ``.frame()``, ``.summary()`` per model,
+        ``.credits()``. An after-call observer, shared with ``with_options`` clones."""
+        return self._state.ledger
 
-        return ledger_for(self)
-
-    def budget(self, credits: float | None):
+    def budget(self, credits: float | None) -> Budget | None:
         """Refuse calls that would spend more than ``credits`` from now on (BudgetExceeded, nothing sent);
-        ``budget(None)`` removes it; ``with client.budget(credits=...):`` limits a block."""
-        from skytells_lab.notebook.session import set_budget
+        ``budget(None)`` removes it; ``with client.budget(credits=...):`` limits a block. A before-call hook."""
+        self._end_budget(self._state.budget)
+        if credits is None:
+            return None
+        if _is_async_client(self):
+            raise TypeError("set the budget on a synchronous client; it applies to its async twins as well")
+        budget = Budget(credits, ledger=self.ledger, pricing_of=lambda slug: self.models.get(slug).pricing)
+        budget._release = lambda: self._end_budget(budget)
+        self.add_hook(budget)
+        self._state.budget = budget
+        return budget
 
-        return set_budget(self, credits)
+    def _end_budget(self, budget: Budget | None) -> None:
+        if budget is not None and self._state.budget is budget:
+            self.remove_hook(budget)
+            self._state.budget = None
 
-    def _check_budget(self, call: Call) -> None:
-        if getattr(self._state, "notebook_budget", None) is not None:
-            from skytells_lab.notebook.session import check_budget
+    def add_hook(self, fn: BeforeCall) -> BeforeCall:
+        """Call ``fn(call)`` before every request is sent (:class:`Call`: ``kind``, ``model``, ``json``, ...);
+        an exception it raises stops the call, nothing sent. Returns ``fn`` (usable as a decorator)."""
+        with self._state.lock:
+            self._state.hooks.append(fn)
+        return fn
 
-            check_budget(self, call.kind, call.model, call.json)
+    def remove_hook(self, fn: BeforeCall) -> None:
+        """Stop calling ``fn`` before requests (nothing happens if it was not registered)."""
+        with self._state.lock:
+            if fn in self._state.hooks:
+                self._state.hooks.remove(fn)
 
-    def add_observer(self, fn: Callable[[CallRecord], None]) -> Callable[[CallRecord], None]:
+    def add_observer(self, fn: AfterCall) -> AfterCall:
         """Call ``fn(CallRecord)`` after every API call; returns ``fn`` (usable as a decorator)."""
         with self._state.lock:
             self._state.observers.append(fn)
         return fn
 
-    def remove_observer(self, fn: Callable[[CallRecord], None]) -> None:
+    def remove_observer(self, fn: AfterCall) -> None:
         """Stop calling ``fn`` after API calls (nothing happens if it was not registered)."""
         with self._state.lock:
             if fn in self._state.observers:
                 self._state.observers.remove(fn)
+
+    def _before_call(self, call: Call) -> None:
+        for hook in list(self._state.hooks):
+            hook(call)
 
     def with_options(self, *, max_retries: int | None = None, timeout: float | None = None, **retry: Any):
         """A client sharing this one's connection pool and observers, with other retry/timeout settings.
@@ -491,6 +561,47 @@ class BaseClient:
                 fn(record)
             except Exception:  # an observer must never break the call it watches
                 log.exception("observer %r failed", fn)
+
+
+def send_call(client: BaseClient, call: Call) -> Generator[Any, Any, Any]:
+    """One call with its retries, as an operation: yields :class:`Send`, :class:`Read` and :class:`Sleep`
+    (the driver answers with the response, or throws the httpx error in) and returns the parsed body, or the
+    open response of a stream. The hooks run first; the observers see the call's end."""
+    client._before_call(call)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        response = None
+        try:
+            # never follow a redirect, even on a user's client made with follow_redirects=True: httpx keeps
+            # x-api-key on a redirect to another origin; a 3xx becomes a RedirectError instead
+            response = yield Send(client._build_request(client._http, call), call.stream)
+            if call.stream and 200 <= response.status_code < 300:
+                client._record_rate_limits(response)
+                return response
+            if call.stream:
+                yield Read(response)
+            result = client._handle_response(call, response)
+        except (httpx.HTTPError, E.SkytellsError) as exc:
+            err = client._to_error(exc, call)
+            delay = client._retry_delay(call, err, attempt, client._retry)
+            if delay is None:
+                err = client._annotate_unsent(call, err)
+                client._observe(call, started, error=err)
+                raise err from (None if err is exc else exc)
+            yield Sleep(delay)
+            attempt += 1
+            continue
+        if not call.stream:
+            client._observe(call, started, result=result, http_status=response.status_code,
+                            request_id=_request_id(response))
+        return result
+
+
+def _is_async_client(client: Any) -> bool:
+    import inspect
+
+    return inspect.iscoroutinefunction(getattr(type(client), "_execute", None))
 
 
 def ran_nothing(err: E.SkytellsError) -> bool:

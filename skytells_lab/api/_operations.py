@@ -12,7 +12,8 @@ import base64
 import mimetypes
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from skytells_lab.api import _media
+from skytells_lab.api import _media, _store
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
 from skytells_lab.api._inference_types import ChatCompletion, EmbeddingResponse, Response
@@ -117,7 +118,7 @@ INFERENCE_ONLY = {"chat", "responses", "chat-completions", "embeddings", "embedd
 def catalog_entry(client: Any, model: str) -> Op:
     """The model's catalog entry with its input schema, fetched once per client (10 minutes, 64 slugs), or
     None when the lookup fails (the create then reports an unknown model in its own words)."""
-    cache = client._state.__dict__.setdefault("catalog", {})
+    cache = client._state.catalog
     hit = cache.get(model)
     if hit is not None and hit[1] > time.monotonic():
         return hit[0]
@@ -237,15 +238,54 @@ def delete_prediction(id: str) -> Op:
     )
 
 
-def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5) -> Op:
-    """Poll until terminal, backing off from ``poll_interval`` to 5 s; raise WaitTimeout at the deadline."""
+@dataclass(frozen=True)
+class State:
+    """A step of :func:`watch_prediction`: a state of the prediction as fetched (no I/O to do)."""
+
+    prediction: Prediction
+
+
+CANCEL_CHECK_S = 0.1  # how often a pause between polls looks at ``cancel``
+
+
+def _cancel_check(cancel: Any) -> Callable[[], bool] | None:
+    if cancel is None:
+        return None
+    if hasattr(cancel, "is_set"):  # a threading.Event (or an asyncio.Event, read without waiting)
+        return cancel.is_set
+    if callable(cancel):
+        return lambda: bool(cancel())
+    raise TypeError(f"cancel must be a threading.Event or a callable returning bool, got {type(cancel).__name__}")
+
+
+def _pause(seconds: float, cancelled: Callable[[], bool] | None) -> Op:
+    if cancelled is None:
+        yield Sleep(seconds)
+        return
+    end = time.monotonic() + seconds
+    while not cancelled() and (left := end - time.monotonic()) > 0:
+        yield Sleep(min(left, CANCEL_CHECK_S))
+
+
+def watch_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5,
+                     cancel: Any = None) -> Op:
+    """Poll until terminal, backing off from ``poll_interval`` to 5 s, yielding :class:`State` for each state
+    fetched; raise WaitTimeout at the deadline. When ``cancel`` (an Event or a callable) turns true, the
+    prediction is cancelled on the server once and followed to its terminal state."""
+    cancelled = _cancel_check(cancel)
     current = prediction if isinstance(prediction, Prediction) else None
     pid = current.id if current is not None else str(prediction)
     deadline = None if timeout is None else time.monotonic() + timeout
     interval = max(0.01, poll_interval)
+    cancel_sent = False
     if current is None or not current.is_terminal:
         current = yield from get_prediction(client, pid)
+    yield State(current)
     while not current.is_terminal:
+        if cancelled is not None and not cancel_sent and cancelled():
+            current, cancel_sent = (yield from cancel_prediction(client, pid)), True
+            yield State(current)
+            continue
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             raise E.WaitTimeout(
@@ -254,17 +294,41 @@ def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, 
                 prediction_id=pid,
                 prediction=current,
             )
-        yield Sleep(interval if left is None else min(interval, left))
+        yield from _pause(interval if left is None else min(interval, left), None if cancel_sent else cancelled)
         interval = min(interval * 1.5, MAX_POLL_INTERVAL)
         current = yield from get_prediction(client, pid)
+        yield State(current)
     return bind(client, current)
+
+
+def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5,
+                    on_update: Callable[[Prediction], Any] | None = None, cancel: Any = None) -> Op:
+    """:func:`watch_prediction` to its end, handing each state to ``on_update``; returns the terminal one."""
+    op = watch_prediction(client, prediction, timeout, poll_interval, cancel)
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = op.throw(error) if error is not None else op.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        if isinstance(step, State):
+            if on_update is not None:
+                on_update(step.prediction)
+            continue
+        try:
+            value = yield step
+        except E.SkytellsError as exc:
+            error = exc
 
 
 WAITS = ("poll", "await", "auto")
 
 
 def run(client: Any, model: str, input: dict | None, *, timeout: float | None = None,
-        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True, **create_kw: Any) -> Op:
+        poll_interval: float = 0.5, wait: str = "poll", compatibility_check: bool = True,
+        cache: bool | None = None, **create_kw: Any) -> Op:
     if wait not in WAITS:
         raise ValueError(f"wait must be one of {', '.join(map(repr, WAITS))}, got {wait!r}")
     if compatibility_check:
@@ -275,14 +339,14 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
         # one round trip: the server answers when the prediction is done (TS SDK 1.0.5's autoAwait)
         create_kw["await_"] = True
     input = yield from prepare_input(client, model, input)
-    # a seeded prediction is reproducible: the persistent cache (client.cache) answers a repeat
-    seeded = input.get("seed") is not None and not create_kw.get("webhook") and not create_kw.get("stream")
-    if seeded:
-        from skytells_lab.notebook.session import cache_for, cached_prediction, model_identity
-
+    # a seeded prediction is reproducible: the result store (client.cache) answers a repeat
+    cached = (input.get("seed") is not None if cache is None else cache) and not create_kw.get("webhook") \
+        and not create_kw.get("stream")
+    identity = None
+    if cached and client.cache is not None and client.cache.enabled:
         # the key holds what answers (backend version, catalog entry, weights): never another server's result
-        identity = (yield from model_identity(client, model)) if cache_for(client).enabled else None
-        hit = cached_prediction(client, model, input, identity)
+        identity = yield from model_identity(client, model)
+        hit = _store.cached_prediction(client, model, input, identity)
         if hit is not None:
             return hit
     if create_kw.get("await_"):
@@ -292,11 +356,40 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
     prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)
-    if seeded:
-        from skytells_lab.notebook.session import store_prediction
-
-        store_prediction(client, model, input, prediction, identity)
+    _store.store_prediction(client, model, input, prediction, identity)
     return prediction
+
+
+# catalog fields that change while the same weights answer: a first call loads them, an operator pauses them
+_VOLATILE_METADATA = ("cold_boot",)
+_VOLATILE_FIELDS = ("status",)
+
+
+def model_identity(client: Any, model: str) -> Op:
+    """What identifies the model that would answer ``model`` on ``client``, for result-store keys: the base
+    URL, the backend's version (``GET /health`` on the local server) and the model's catalog entry (for the
+    local server it names the alias target in ``namespace`` and carries a fingerprint of the weights; for the
+    service, its version and update time where the entry has them). ``None`` when the catalog does not
+    answer: then nothing is read from or written to the store."""
+    try:
+        entry = yield from get_model(model, fields=["input_schema"])
+    except (E.SkytellsError, ValueError):  # no such model, no catalog, or a body that is not a model
+        return None
+    version = None
+    if getattr(client, "is_local", False):
+        try:
+            health = yield Call("GET", "/health", kind="status", max_retries=1)
+        except E.SkytellsError:
+            return None
+        version = health.get("version") if isinstance(health, dict) else None
+    described = entry.model_dump(mode="json", exclude_none=True)
+    for name in _VOLATILE_FIELDS:
+        described.pop(name, None)
+    metadata = dict(described.get("metadata") or {})
+    for name in _VOLATILE_METADATA:
+        metadata.pop(name, None)
+    described["metadata"] = metadata
+    return {"base_url": str(client.base_url or ""), "backend_version": version, "model": described}
 
 
 def prediction_failed(prediction: Prediction) -> E.PredictionFailed:

@@ -1,25 +1,34 @@
-"""The notebook layer: tidy DataFrames, HTML cards, the ``df.skytells`` accessor, cache, ledger, budget.
+"""The notebook layer: tidy DataFrames, HTML cards, the ``df.skytells`` accessor.
 
-Importing this package registers the pandas accessor ``df.skytells``.
+Importing this package never imports pandas; the names below load on first use. ``df.skytells`` is
+registered by :func:`register_accessor`, by ``skytells_lab.connect()``, and, once pandas is loaded, by
+``import skytells_lab``, ``import skytells_lab.notebook`` and ``skytells_lab.notebook.vectors`` (which
+imports pandas itself) as they load.
 """
 
 from __future__ import annotations
 
-from skytells_lab.notebook import accessor as _accessor  # noqa: F401 - registers df.skytells
-from skytells_lab.notebook.cache import Cache
-from skytells_lab.notebook.display import ImageGrid, show_images
-from skytells_lab.notebook.frames import (
-    PredictionFrame,
-    chat_frame,
-    embeddings_frame,
-    models_frame,
-    predictions_frame,
-    provenance,
-    responses_frame,
-)
-from skytells_lab.notebook.ledger import Budget, Ledger
-from skytells_lab.notebook.vectors import read_parquet
-from skytells_lab.notebook.webhook_inbox import WebhookInbox
+import importlib as _importlib
+import sys as _sys
+from typing import TYPE_CHECKING
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Budget": "skytells_lab.notebook.ledger",
+    "Cache": "skytells_lab.notebook.cache",
+    "ImageGrid": "skytells_lab.notebook.display",
+    "Ledger": "skytells_lab.notebook.ledger",
+    "PredictionFrame": "skytells_lab.notebook.frames",
+    "WebhookInbox": "skytells_lab.notebook.webhook_inbox",
+    "chat_frame": "skytells_lab.notebook.frames",
+    "embeddings_frame": "skytells_lab.notebook.frames",
+    "models_frame": "skytells_lab.notebook.frames",
+    "predictions_frame": "skytells_lab.notebook.frames",
+    "provenance": "skytells_lab.notebook.frames",
+    "read_parquet": "skytells_lab.notebook.vectors",
+    "responses_frame": "skytells_lab.notebook.frames",
+    "show_images": "skytells_lab.notebook.display",
+}
 
 __all__ = [
     "Budget",
@@ -34,6 +43,50 @@ __all__ = [
     "predictions_frame",
     "provenance",
     "read_parquet",
+    "register_accessor",
     "responses_frame",
     "show_images",
 ]
+
+
+def register_accessor() -> None:
+    """Register ``df.skytells`` (importing pandas), and ``ddf.skytells`` when dask.dataframe is loaded."""
+    _importlib.import_module("skytells_lab.notebook.accessor")
+    if "dask.dataframe" in _sys.modules:
+        _importlib.import_module("skytells_lab.notebook.dask_accessor")
+
+
+def _register_if_loaded() -> None:
+    if "pandas" in _sys.modules:
+        register_accessor()
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'skytells_lab.notebook' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
+_register_if_loaded()
+
+if TYPE_CHECKING:  # pragma: no cover
+    from skytells_lab.notebook.cache import Cache
+    from skytells_lab.notebook.display import ImageGrid, show_images
+    from skytells_lab.notebook.frames import (
+        PredictionFrame,
+        chat_frame,
+        embeddings_frame,
+        models_frame,
+        predictions_frame,
+        provenance,
+        responses_frame,
+    )
+    from skytells_lab.notebook.ledger import Budget, Ledger
+    from skytells_lab.notebook.vectors import read_parquet
+    from skytells_lab.notebook.webhook_inbox import WebhookInbox

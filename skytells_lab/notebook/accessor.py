@@ -34,7 +34,7 @@ def default_client() -> Any:
     """The client the accessor uses when none is given: ``skytells_lab.connect()``, made once."""
     with _default_lock:
         if "client" not in _default:
-            from skytells_lab.api import connect
+            from skytells_lab import connect
 
             _default["client"] = connect()
         return _default["client"]
@@ -175,39 +175,24 @@ class SkytellsAccessor:
         Rows whose status is already ``succeeded`` are skipped; with ``cache=True`` a row whose exact
         request succeeded before (this machine, this backend) is read from the cache instead of paid again.
         """
-        from skytells_lab.api._media import coerce_input
         from skytells_lab.api.errors import PredictionFailed
-        from skytells_lab.notebook.session import cache_for, cached_prediction, identity_of, store_prediction
 
         client = client or default_client()
-        identity = identity_of(client, model) if cache and cache_for(client).enabled else None
         key = input_key or input_column
         df = self._df.copy()
         n = len(df)
-
-        schema: dict[str, Any] = {}
-
-        def schema_of() -> Any:
-            if "value" not in schema:
-                schema["value"] = client.models.get(model, fields=["input_schema"]).input_schema
-            return schema["value"]
-
-        fixed = coerce_input({k: _plain(v) for k, v in fixed_inputs.items()}, schema_of)
+        fixed = {k: _plain(v) for k, v in fixed_inputs.items()}
         status = df["status"].astype("string").tolist() if "status" in df.columns else [None] * n
         todo = [i for i in range(n) if status[i] != "succeeded"]
         values = df[input_column].tolist()
 
         def job(pos: int) -> dict:
-            payload = coerce_input({key: _plain(values[pos]), **fixed}, schema_of)
-            prediction = cached_prediction(client, model, payload, identity) if cache else None
             error = None
-            if prediction is None:
-                try:
-                    prediction = client.run(model, payload, timeout=timeout)
-                except PredictionFailed as exc:
-                    prediction, error = exc.prediction, exc.message
-                if cache and error is None:
-                    store_prediction(client, model, payload, prediction, identity)
+            try:
+                prediction = client.run(model, {key: _plain(values[pos]), **fixed}, timeout=timeout,
+                                        cache=bool(cache))  # True: every exact request is kept, seeded or not
+            except PredictionFailed as exc:
+                prediction, error = exc.prediction, exc.message
             return {
                 "prediction_id": prediction.id, "status": str(getattr(prediction.status, "value", prediction.status)),
                 "output": prediction.outputs[0] if prediction.outputs else None,
@@ -249,18 +234,18 @@ class SkytellsAccessor:
         Rows with a reply already are skipped; replies are cached by (model, messages, parameters).
         """
         from skytells_lab.notebook.cache import cache_key
-        from skytells_lab.notebook.session import cache_for, identity_of
 
         client = client or default_client()
         model = model or client.default_chat_model
-        identity = identity_of(client, model) if cache and cache_for(client).enabled else None
+        use = cache and client.cache is not None and client.cache.enabled
+        identity = client.models.identity(model) if use else None
         df = self._df.copy()
         n = len(df)
         done = df[output_column].tolist() if output_column in df.columns else [None] * n
         prior_errors = df[error_column].tolist() if error_column in df.columns else [None] * n
         todo = [i for i in range(n) if _blank(done[i]) or not _blank(prior_errors[i])]
         values = df[column].tolist()
-        store = cache_for(client) if cache and identity is not None else None
+        store = client.cache if use and identity is not None else None
 
         def job(pos: int) -> dict:
             text = _plain(values[pos])
@@ -270,9 +255,9 @@ class SkytellsAccessor:
                 {"role": "user", "content": text}]
             request = {"messages": messages, **params}
             key = cache_key("chat", model, request, backend=identity)
-            hit = store.get(key) if store is not None else None
-            if hit is not None:
-                return json.loads(hit)
+            hit = store.get_many([key]) if store is not None else {}
+            if hit:
+                return json.loads(hit[key])
             completion = client.chat.completions.create(model=model, messages=messages, **params)
             choice = completion.choices[0] if completion.choices else None
             usage = completion.usage
@@ -280,7 +265,7 @@ class SkytellsAccessor:
                       "prompt_tokens": usage.tokens_in if usage else None,
                       "completion_tokens": usage.tokens_out if usage else None}
             if store is not None:
-                store.set(key, json.dumps(result).encode("utf-8"), kind="chat", model=model)
+                store.set_many([(key, json.dumps(result).encode("utf-8"))], kind="chat", model=model)
             return result
 
         results = _run_rows(todo, job, concurrency, f"chat {model}", progress)

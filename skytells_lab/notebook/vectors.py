@@ -11,6 +11,7 @@ when pandas copies ``attrs``. Export with :func:`to_parquet` (a fixed-size-list 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,9 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     for name, (matrix, model) in matrices.items():
         attach_vectors(df, name, matrix, model=model)
     return df
+
+
+# pandas is loaded by now, so df.skytells comes with it at no cost (accessor.py imports this module first
+# when it is the one imported: then it registers itself)
+if "skytells_lab.notebook.accessor" not in sys.modules:
+    import skytells_lab.notebook.accessor  # noqa: F401

@@ -206,13 +206,9 @@ class Playground(StaticFallback, widgets.VBox):
         self.progress_source = "poll"
         if prediction.urls.get("stream") and not prediction.is_terminal and not self._cancel.is_set():
             prediction = self._follow_stream(prediction)
-        cancel_sent = False
-        while not prediction.is_terminal:
-            self._show_progress(prediction)
-            if self._cancel.wait(self.poll_interval) and not cancel_sent:
-                prediction, cancel_sent = client.predictions.cancel(prediction.id), True
-                continue
-            prediction = client.predictions.get(prediction.id)
+        # one wait: progress on every poll, and Cancel cancels it on the server and follows it to its end
+        prediction = client.predictions.wait(prediction, poll_interval=self.poll_interval,
+                                             on_update=self._show_progress, cancel=self._cancel)
         self.last = prediction
         status = str(prediction.status)
         row.update(status=status, outputs=list(prediction.outputs), error=prediction.error)
@@ -343,8 +339,6 @@ def _media_of(url: str, prediction: Any) -> str:
 def _fetch(client: Any, url: str) -> bytes | None:
     """An output file's bytes through the client (its auth reaches only the API's own host)."""
     try:
-        from skytells_lab.api import _operations as ops
-
-        return client._execute(ops.fetch_file(url, client.base_url))
+        return client.files.get(url)
     except Exception:  # noqa: BLE001
         return None

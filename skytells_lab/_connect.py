@@ -1,4 +1,5 @@
-"""``connect()``: one call that picks the backend.
+"""``connect()``: the composition root. It picks the client, starts the embedded server when it is the
+backend, and registers the pandas accessor; the floors below know nothing of each other (docs/architecture.md).
 
 Key from the argument or ``SKYTELLS_API_KEY`` (or a prompt that does not echo, with ``api_key=True``), base URL
 from the argument or ``SKYTELLS_BASE_URL``. No key and no URL, or ``"local"``: the embedded local server. A
@@ -11,9 +12,8 @@ import getpass
 import os
 from typing import Any
 
-from skytells_lab.api._client import AsyncSkytells, Skytells
+from skytells_lab.api import AsyncSkytells, ConfigurationError, Skytells
 from skytells_lab.api._http import DEFAULT_BASE_URL, is_loopback
-from skytells_lab.api.errors import ConfigurationError
 
 _REMOTE_ALIASES = {"remote", "skytells", "service", "api"}
 LOCAL_TIMEOUT = 300.0
@@ -21,16 +21,17 @@ LOCAL_TIMEOUT = 300.0
 
 def connect(target: str | None = None, *, api_key: str | bool | None = None, base_url: str | None = None,
             device: str = "auto", dtype: str | None = None, data_dir: Any = None, asynchronous: bool = False,
-            **client_kw: Any):
+            **client_kw: Any) -> Skytells | AsyncSkytells:
     """A client for the service (a key is set) or the embedded local server (no key, or ``"local"``).
 
     ``connect()``, ``connect("local", device="cuda", dtype="float16")``, ``connect("https://api.skytells.ai/v1")``,
     ``connect(api_key=True)`` to type the key at a hidden prompt. ``asynchronous=True`` returns an
-    :class:`AsyncSkytells`.
+    :class:`AsyncSkytells`. ``client_kw`` are :class:`Skytells`' keyword options (``timeout``, ``store``, ...).
+    Once pandas (or dask.dataframe) is imported, ``df.skytells`` is registered too.
     """
-    import skytells_lab
+    from skytells_lab import _register_accessors
 
-    skytells_lab.register_pandas_accessor()
+    _register_accessors()
     cls = AsyncSkytells if asynchronous else Skytells
     if api_key is True:
         api_key = getpass.getpass("Skytells API key (input hidden): ").strip() or None
@@ -54,7 +55,8 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
         # the shared server lives on the default data dir; another data dir gets a server of its own
         srv = local.shared_server(device=device, dtype=dtype) if data_dir is None else local.start_server(
             data_dir=data_dir, device=device, dtype=dtype)
-        return cls(getattr(srv, "api_key", None), srv.url, local=True, **client_kw)
+        # "" rather than None: the user's SKYTELLS_API_KEY is never sent to the embedded server
+        return cls(getattr(srv, "api_key", None) or "", srv.url, local=True, **client_kw)
 
     url = url or DEFAULT_BASE_URL
     if not key and not is_loopback(url):
@@ -65,4 +67,4 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
             "use connect(api_key=True) to be prompted, or connect('local') for the embedded server.",
             error_id="MISSING_API_KEY",
         )
-    return cls(key, url, **client_kw)
+    return cls(key or "", url, **client_kw)
