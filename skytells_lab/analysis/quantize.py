@@ -36,6 +36,9 @@ OVERSAMPLE = {"int8": 4, "binary": 20}
 MIN_CANDIDATES = 100
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
+# Rows per block of numkong's Hamming scan: 4096 x 100 uint32 distances (1.6 MB) stay in cache while
+# they are filtered; 1024 to 8192 measured the same (within 5%) at 1M x 100.
+BINARY_BLOCK_ROWS = 4096
 
 
 def check_precision(precision: str) -> str:
@@ -191,8 +194,16 @@ class BinaryCodes:
 
     def candidates(self, queries: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
                    progress: bool | None = None, backend: str = "auto") -> np.ndarray:
-        """(nq, count) rows with the smallest Hamming distance to each query's sign bits."""
+        """(nq, count) rows with the smallest Hamming distance to each query's sign bits.
+
+        backend "auto" is numkong's packed Hamming kernel (AVX-512 popcount) when installed, else faiss
+        IndexBinaryFlat, else numpy; all three give the same distances (ties may pick other rows)."""
         qcodes = self.pack(queries)
+        if backend not in ("auto", "numkong", "faiss", "numpy"):
+            raise ValueError(f"backend must be 'auto', 'numkong', 'faiss' or 'numpy', got {backend!r}")
+        numkong = _numkong() if backend in ("auto", "numkong") else None
+        if numkong is not None:
+            return _numkong_candidates(numkong, self.codes, qcodes, count, exclude=exclude, progress=progress)
         faiss = _faiss() if backend in ("auto", "faiss") else None
         if faiss is not None and self.codes.shape[1] % 8 == 0:
             if self._index is None:
@@ -221,6 +232,85 @@ class BinaryCodes:
             _exclude(scores, exclude, start, stop)
             top.offer(scores, start)
         return top.result()[1]
+
+
+def _numkong():
+    try:
+        import numkong
+    except ImportError:  # pragma: no cover - numkong comes with the faiss extra
+        return None
+    return numkong
+
+
+def _numkong_candidates(numkong, codes: np.ndarray, qcodes: np.ndarray, count: int, *,
+                        exclude: np.ndarray | None = None, progress: bool | None = None,
+                        threads: int | None = None) -> np.ndarray:
+    """The `count` rows nearest each query in Hamming distance, scanned in blocks by numkong's packed
+    kernel on every core (it releases the GIL).
+
+    The (rows x nq) uint32 distances are filtered in place against each query's current count-th best
+    distance (RunningTopK's threshold) without converting them to float32: the conversion and float
+    comparison over all 100M distances of a 1M x 100 search cost more than the kernel itself."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    n, nq = len(codes), len(qcodes)
+    packed = numkong.hammings_pack(np.ascontiguousarray(qcodes), dtype="uint1")
+    rows = BINARY_BLOCK_ROWS
+    spans = [(start, min(start + rows, n)) for start in range(0, n, rows)]
+    threads = max(1, min(threads or os.cpu_count() or 1, 2 if nq > 1 else 1, len(spans)))
+    worst = np.iinfo(np.uint32).max
+    bar = _scan_bar(len(spans), progress)
+
+    def scan(part: int) -> RunningTopK:
+        top = RunningTopK(nq, count, n)
+        buffer = numkong.empty((rows, nq), dtype="uint32")
+        full = np.asarray(buffer)
+        for start, stop in spans[part::threads]:
+            block = np.ascontiguousarray(codes[start:stop])
+            if stop - start == rows:
+                numkong.hammings_packed(block, packed, out=buffer)
+                distance = full
+            else:
+                distance = np.asarray(numkong.hammings_packed(block, packed))
+            if exclude is not None:
+                hit = np.nonzero((exclude >= start) & (exclude < stop))[0]
+                distance[exclude[hit] - start, hit] = worst
+            if top._unfilled and stop - start >= count:
+                # the largest of the minima of `count` disjoint row groups bounds the count-th best
+                size = (stop - start) // count
+                bound = distance[: size * count].reshape(count, size, nq).min(axis=1).max(axis=0)
+            else:
+                bound = np.where(np.isneginf(top.threshold), worst - 1, -top.threshold).astype(np.uint32)
+            flat = np.flatnonzero(distance <= bound)
+            top.add(flat % nq, flat // nq + start, -distance.reshape(-1)[flat].astype(np.float32))
+            if top._unfilled:
+                top.merge()
+            if bar is not None:
+                bar.update()
+        return top
+
+    try:
+        if threads == 1:
+            return scan(0).result()[1]
+        with ThreadPoolExecutor(threads) as pool:
+            parts = list(pool.map(scan, range(threads)))
+    finally:
+        if bar is not None:
+            bar.close()
+    top = parts[0]
+    for other in parts[1:]:
+        other.merge()
+        top.add(np.repeat(np.arange(nq), count), other.indices.ravel(), other.scores.ravel())
+    return top.result()[1]
+
+
+def _scan_bar(total: int, progress: bool | None):
+    if progress is False or total <= 1:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="binary search", unit="block", delay=0 if progress else 1.0, leave=False)
 
 
 def _faiss():
