@@ -32,7 +32,7 @@ from skytells_lab.analysis.search import RunningTopK
 PRECISIONS = ("float32", "int8", "binary")
 # Candidates rescored per query, as a multiple of k (at least MIN_CANDIDATES): enough for the recall goals
 # on MiniLM sentence embeddings and on clustered vectors (int8 >= 0.99, binary >= 0.95 recall@10).
-OVERSAMPLE = {"int8": 4, "binary": 20}
+OVERSAMPLE = {"int8": 4, "binary": 100}
 MIN_CANDIDATES = 100
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
