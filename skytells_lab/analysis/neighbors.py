@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 from skytells_lab.analysis.blocks import blocks
-from skytells_lab.analysis.search import numpy_topk
+from skytells_lab.analysis.search import numpy_topk, single_threaded_blas
 
 # Query rows per step of the kNN graph: big enough for an efficient matrix product, small enough that
 # each step's score block (rows x 16,384 columns) stays at 64 MiB.
@@ -67,25 +70,44 @@ class KNNGraph:
 
 
 def knn_graph(unit: np.ndarray, k: int = 10, *, rows=None, progress: bool | None = None,
-              index=None, topk=None) -> KNNGraph:
+              index=None, topk=None, threads: int | None = None) -> KNNGraph:
     """kNN of `rows` (default all) among all rows of `unit`, self excluded, exact cosine.
 
+    The exact scan runs KNN_QUERY_ROWS queries per step, one step per thread (`threads`, default one
+    per core, each with single-threaded BLAS): whole steps are shared out rather than the blocks of one
+    step, so no step pays for merging the selections of two threads or a thread barrier per block.
     `topk(queries, k, exclude) -> (scores, indices)` replaces the exact float32 scan (EmbeddingSpace
-    passes its quantized search)."""
+    passes its quantized search), run one step at a time."""
     n = unit.shape[0]
     if not 0 < k < n:
         raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
     rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64).ravel()
     indices = np.empty((len(rows), k), np.int64)
     scores = np.empty((len(rows), k), np.float32)
-    for start, stop in blocks(len(rows), KNN_QUERY_ROWS, progress=progress, desc="neighbors"):
+    steps = [(start, min(start + KNN_QUERY_ROWS, len(rows))) for start in range(0, len(rows), KNN_QUERY_ROWS)]
+    if threads is None:
+        threads = 1 if topk is not None else min(2, os.cpu_count() or 1)
+    threads = max(1, min(threads, len(steps)))
+
+    def step(span: tuple[int, int]) -> None:
+        start, stop = span
         chunk = rows[start:stop]
         queries = np.asarray(unit[chunk], dtype=np.float32)
         if topk is None:
-            found = numpy_topk(unit, queries, k, exclude=chunk, progress=False, block_rows=KNN_SCAN_ROWS)
+            found = numpy_topk(unit, queries, k, exclude=chunk, progress=False, block_rows=KNN_SCAN_ROWS,
+                               threads=1)
         else:
             found = topk(queries, k, chunk)
         scores[start:stop], indices[start:stop] = found
+
+    done = blocks(len(steps), 1, progress=progress, desc="neighbors")
+    if threads == 1:
+        for position, _ in done:
+            step(steps[position])
+    else:
+        with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
+            for _ in zip(done, pool.map(step, steps), strict=True):
+                pass
     return KNNGraph(rows, indices, scores, n, index=index)
 
 

@@ -82,18 +82,21 @@ class RunningTopK:
         """Take a (rows, nq) block of scores for rows start .. start + rows - 1."""
         rows, nq = scores.shape
         threshold = self.threshold
-        if self._unfilled and rows >= self.k:
-            # the k-th best of any rows bounds the k-th best overall from below; the first 1024 rows of
-            # the block give a tight enough bound at a fraction of partitioning the whole block
-            head = scores[: max(self.k, min(rows, 1024))]
-            threshold = np.maximum(threshold, np.partition(head, len(head) - self.k, axis=0)[len(head) - self.k])
+        bounded = self._unfilled and rows >= self.k
+        if bounded:
+            # k distinct rows each scoring at least m make m a lower bound of the k-th best: the smallest
+            # of the maxima of k disjoint row groups. One max pass over the block, where partitioning its
+            # first 1024 rows cost as much as the block's product (1024 x 1024 scores, kNN graph steps).
+            size = rows // self.k
+            groups = scores[: size * self.k].reshape(self.k, size, nq)
+            threshold = np.maximum(threshold, groups.max(axis=1).min(axis=0))
         keep = scores >= threshold
         if not np.count_nonzero(keep):
             return
         flat = np.flatnonzero(keep)
         self._parts.append((flat % nq, flat // nq + start, scores.reshape(-1)[flat]))
         self._pending += len(flat)
-        if self._pending > self._cap:
+        if self._pending > self._cap or bounded:  # merging at once gives the next blocks exact thresholds
             self.merge()
 
     def add(self, queries: np.ndarray, rows: np.ndarray, scores: np.ndarray) -> None:
@@ -179,7 +182,7 @@ def numpy_topk(unit: np.ndarray, queries: np.ndarray, k: int, *, exclude: np.nda
     try:
         if threads == 1:
             return scan(0).result()
-        limits = _single_threaded_blas()
+        limits = single_threaded_blas()
         with limits, ThreadPoolExecutor(threads) as pool:
             parts = list(pool.map(scan, range(threads)))
         top = parts[0]
@@ -200,13 +203,21 @@ def _bar(total: int, progress: bool | None):
     return tqdm(total=total, desc="search", unit="block", delay=0 if progress else 1.0, leave=False)
 
 
-def _single_threaded_blas():
-    """A context in which BLAS uses one thread (threadpoolctl, from scikit-learn); a no-op without it."""
+_CONTROLLER = []
+
+
+def single_threaded_blas():
+    """A context in which BLAS uses one thread (threadpoolctl, from scikit-learn); a no-op without it.
+
+    The controller is made once: finding the loaded libraries took 18 ms per call here, more than the
+    selection of a whole 100-query search."""
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
         return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def faiss_index(unit: np.ndarray):

@@ -237,7 +237,7 @@ class EmbeddingSpace:
         backend: "auto" (= "numpy": one pass of cache-sized block products, filtered by a running
         threshold) or "faiss" (IndexFlatIP, same results; holds its own copy of the matrix).
         precision: "float32" (exact), "int8" or "binary": the codes (`codes()`, 1/4 and 1/32 of the
-        float32 bytes) pick `candidates` rows per query (default 4k for int8 and 20k for binary, at
+        float32 bytes) pick `candidates` rows per query (default 4k for int8 and 100k for binary, at
         least 100), which are then scored exactly with the float32 vectors, so scores are exact and
         only recall can be below 1 (see skytells_lab.analysis.quantize).
         """

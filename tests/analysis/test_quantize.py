@@ -52,17 +52,24 @@ def test_codes_are_a_quarter_and_a_thirty_second_of_the_vectors(clustered):
         space.search(vectors[0], 10, precision="int8", candidates=3)
 
 
-def test_numpy_hamming_equals_faiss(clustered):
-    pytest.importorskip("faiss")
+@pytest.mark.parametrize("backend", ["numkong", "faiss"])
+def test_hamming_kernels_equal_numpy(clustered, backend):
+    pytest.importorskip(backend)
     vectors, queries = clustered
     codes = BinaryCodes.encode(vectors)
-    by_faiss = codes.candidates(queries, 40)
+    by_kernel = codes.candidates(queries, 40, backend=backend)
     by_numpy = codes.candidates(queries, 40, backend="numpy")
     unpacked = np.unpackbits(codes.codes, axis=1).astype(np.int32)
     distance = (np.unpackbits(BinaryCodes.pack(queries), axis=1).astype(np.int32)[:, None, :] != unpacked).sum(2)
-    for q in range(len(queries)):  # the same distances (the order of ties may differ)
-        np.testing.assert_array_equal(np.sort(distance[q, by_faiss[q]]), np.sort(distance[q, by_numpy[q]]))
+    for q in range(len(queries)):  # the same distances (faiss may order ties differently)
+        np.testing.assert_array_equal(np.sort(distance[q, by_kernel[q]]), np.sort(distance[q, by_numpy[q]]))
         assert distance[q, by_numpy[q]].max() <= np.sort(distance[q])[39]
+    if backend == "numkong":  # same selection order as numpy's: distance, then row
+        np.testing.assert_array_equal(by_kernel, by_numpy)
+        rows = np.arange(len(queries)) * 7
+        excluded = codes.candidates(vectors[rows], 40, exclude=rows, backend=backend)
+        np.testing.assert_array_equal(excluded, codes.candidates(vectors[rows], 40, exclude=rows, backend="numpy"))
+        assert not (excluded == rows[:, None]).any()
 
 
 def test_int8_without_torch_gives_the_same_candidates(clustered, monkeypatch):
