@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import traitlets
 
-from skytells_lab.widgets import raster, render
+from skytells_lab.widgets import map_bundle, raster, render
 from skytells_lab.widgets.static import StaticFallback
 
 # matplotlib's tab20 reordered (dark shades first), so the map's colours match space.plot()'s tab10
@@ -126,7 +126,7 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
         )
         self.hue = None
         self.colour_by(hue)  # before the widget exists: the points then go to the browser once, coloured
-        self.map = self.scatter.widget
+        self.map = _shared_bundle_widget(self.scatter)
         self.map.add_class("sl-explorer-map")
         self.map.observe(self._map_selection_changed, names="selection")
 
@@ -361,6 +361,32 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
 
     def __repr__(self) -> str:
         return f"EmbeddingExplorer({self.space!r}, selected={len(self.selection):,})"
+
+
+def _shared_bundle_widget(scatter: Any):
+    """`scatter.widget`, made as a JupyterScatter whose `_esm` is map_bundle's loader (the 2 MiB bundle
+    then reaches a page once, not with every map; anywidget reads `_esm` from the class, so the class is
+    swapped for the one call that makes the widget)."""
+    from jscatter import jscatter as module
+
+    global _SharedBundleScatter
+    original = module.JupyterScatter
+    if _SharedBundleScatter is None:
+        def _handle_custom_msg(self, content, buffers):
+            if not map_bundle.answer_bundle_request(self, content):
+                original._handle_custom_msg(self, content, buffers)  # hover: the row under the mouse
+
+        _SharedBundleScatter = type("JupyterScatter", (original,), {
+            "_esm": map_bundle.loader_esm(), "_handle_custom_msg": _handle_custom_msg, "__module__": __name__})
+    module.JupyterScatter = _SharedBundleScatter
+    try:
+        widget = scatter.widget
+    finally:
+        module.JupyterScatter = original
+    return widget
+
+
+_SharedBundleScatter = None
 
 
 def _cycle(colors: list[str], n: int) -> list[str]:
