@@ -209,7 +209,9 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
         values = self._original.setdefault(column, self._frame[column])
         if self._is_groups(values):
             levels = self._levels(column, values)
-            self._frame[column] = pd.Categorical(values.map(levels), categories=list(levels.values()))
+            # codes, then names: a million rows in milliseconds (Series.map of names took half a second)
+            codes = pd.Categorical(values, categories=list(levels)).codes
+            self._frame[column] = pd.Categorical.from_codes(codes, categories=list(levels.values()))
             self.scatter.color(by=column, map=dict(zip(levels.values(), _cycle(PALETTE, len(levels)))))
             self.scatter.label(by=column if len(levels) <= MAX_LABELS else None, color="auto", font="regular", size=13,
                              zoom_range=DEFAULT_ZOOM_RANGE)
@@ -344,11 +346,10 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
                                     colors=codes, palette=palette, highlight=self.selection, width=width,
                                     height=height, faded=len(self.selection) > 0)
 
-    def _static_png(self) -> bytes:
-        return raster.png_bytes(self.image())
-
     def _static_html(self) -> str:
-        png = base64.b64encode(self._static_png()).decode("ascii")
+        # the PNG only here, not also as the bundle's image/png: it travels with every display and is saved
+        # in the notebook, and every export that shows pictures shows this HTML
+        png = base64.b64encode(raster.png_bytes(self.image())).decode("ascii")
         legend = ""
         if self.hue is not None and isinstance(self._frame[self.hue].dtype, pd.CategoricalDtype):
             levels = list(self._frame[self.hue].cat.categories)[:40]

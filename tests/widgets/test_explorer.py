@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -158,7 +159,7 @@ def test_static_picture_shows_every_point_and_the_selection():
     explorer = EmbeddingExplorer(space, hue="group")
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    png = base64.b64decode(bundle["image/png"])
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', bundle["text/html"])[1])
     assert len(png) < 400_000  # 200,000 points, one small picture
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     drawn = (np.abs(image.astype(int) - 252).sum(axis=2) > 10).mean()
