@@ -319,8 +319,8 @@ class EmbeddingExplorer(StaticFallback, widgets.VBox):
     def _show_info(self) -> None:
         n, chosen = len(self.space), len(self.selection)
         if not chosen:
-            self.info.value = (f"<span style='color:#666'>{n:,} points, all drawn; lasso (toolbar, or hold Shift "
-                               "and drag), click a point for its neighbours, or search</span>")
+            self.info.value = (f"<span style='color:#666'>{n:,} points, all drawn; lasso, brush or rectangle (the map's "
+                               "toolbar), click a point for its neighbours, or search</span>")
             return
         preview = self.selected.head(10)
         self.info.value = (f"<b>{chosen:,} selected</b> <span style='color:#666'>(explorer.selected)</span>"
