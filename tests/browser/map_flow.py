@@ -1,5 +1,5 @@
-"""The embedding map driven in a real JupyterLab + Chromium (software WebGL): what test_map_browser.py runs at
-200,000 points in CI and bench_map.py --browser-check at 1,000,000.
+"""The embedding map driven in a real JupyterLab + Chromium (software WebGL), at 1,000,000 points in
+test_map_browser.py.
 
 A space of n points (uniform in the unit square) with empty bands around a pentagon and a small square, and
 one point alone in an empty disc, is shown with `EmbeddingExplorer`. The page:
