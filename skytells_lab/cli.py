@@ -240,8 +240,10 @@ def _lab(args: argparse.Namespace) -> int:
         server, session_env = start_session_server(device=args.device, data_dir=args.data_dir)
         env.update(session_env)
         print(f"embedded Skytells server at {session_env['SKYTELLS_BASE_URL']}")
+    from skytells_lab.widgets.map_bundle import server_extension_args
+
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={_notebooks_dir()}", f"--port={args.port}",
-           f"--LabApp.app_settings_dir={lab_settings_dir()}"]
+           f"--LabApp.app_settings_dir={lab_settings_dir()}", *server_extension_args()]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     try:

@@ -80,8 +80,10 @@ def lab_env(run: Path) -> dict[str, str]:
 @contextlib.contextmanager
 def running_lab(run: Path, cells: list[str], name: str = "test.ipynb") -> Iterator[tuple[str, str, str]]:
     """(base URL, token, notebook name) of a JupyterLab serving a notebook of `cells`, stopped on exit; with
-    the settings `skytells-lab lab` gives it (widget state saved into notebooks)."""
+    the settings `skytells-lab lab` gives it (widget state saved into notebooks, the maps' front end served
+    once by the server)."""
     from skytells_lab.cli import lab_settings_dir
+    from skytells_lab.widgets.map_bundle import server_extension_args
 
     root = run / "root"
     root.mkdir(parents=True)
@@ -91,7 +93,8 @@ def running_lab(run: Path, cells: list[str], name: str = "test.ipynb") -> Iterat
            "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly", f"--LabApp.app_settings_dir={lab_settings_dir()}"]
+           "--LabApp.extension_manager=readonly", f"--LabApp.app_settings_dir={lab_settings_dir()}",
+           *server_extension_args()]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = (run / "server.log").open("wb")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -158,7 +159,7 @@ def test_static_picture_shows_every_point_and_the_selection():
     explorer = EmbeddingExplorer(space, hue="group")
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
-    png = base64.b64decode(bundle["image/png"])
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', bundle["text/html"])[1])
     assert len(png) < 400_000  # 200,000 points, one small picture
     image = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
     drawn = (np.abs(image.astype(int) - 252).sum(axis=2) > 10).mean()
@@ -187,3 +188,23 @@ def test_the_points_cross_to_the_browser_once(monkeypatch):
     with_buffers = [m for m in messages if m[1] > 0]
     assert [kind for kind, _ in with_buffers] == ["comm_open"]
     assert 100_000 * 16 <= with_buffers[0][1] < 100_000 * 16 + 20_000  # the points; beside them the labels
+
+
+def test_the_map_sends_a_small_loader_and_the_bundle_only_on_request():
+    """anywidget sends `_esm` with every model: a map's is a loader of a few KB (the 2 MiB bundle comes from
+    the server's route, or once from the kernel when the page asks for it, gzipped)."""
+    import gzip
+
+    from skytells_lab.widgets import map_bundle
+
+    explorer = EmbeddingExplorer(big_space(1000), hue="group")
+    assert len(explorer.map._esm) < 4000 and map_bundle.bundle_digest() in explorer.map._esm
+    assert len(map_bundle.bundle_bytes()) > 1_000_000
+    sent = []
+    explorer.map.send = lambda content, buffers=None: sent.append((content, buffers))
+    explorer.map._handle_msg({"content": {"data": {"method": "custom",
+                                                   "content": {"type": map_bundle.MESSAGE}}}, "buffers": []})
+    assert gzip.decompress(sent[0][1][0]) == map_bundle.bundle_bytes()
+    explorer.map._handle_msg({"content": {"data": {"method": "custom", "content": {
+        "type": "tooltip", "index": 3, "preview": None, "properties": ["group"]}}}, "buffers": []})
+    assert sent[1][0]["type"] == "tooltip"  # hover still answered by jupyter-scatter
