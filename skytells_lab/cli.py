@@ -159,6 +159,25 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# What the session server serves besides the built-in models: tutorial 06's injected difference (a copy of
+# all-minilm-l6-v2 with the word "cat" scrambled, made in the server when first used), so the tutorial's
+# parity runs need no second server, and no second torch and copy of the models, in its kernel.
+def _session_models() -> dict[str, dict]:
+    from skytells_lab.local.runners.faults import CAT_SCRAMBLED
+
+    return {"minilm-cat-scrambled": CAT_SCRAMBLED}
+
+
+def session_config_toml(models: dict[str, dict] | None = None) -> str:
+    """The session server's config file (``[models.<slug>]`` tables; see skytells_lab.local.config)."""
+    lines = []
+    for slug, spec in (_session_models() if models is None else models).items():
+        lines.append(f"[models.{json.dumps(slug)}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in spec.items()]  # JSON scalars/lists are TOML
+        lines.append("")
+    return "\n".join(lines)
+
+
 def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | None = None, port: int = 0,
                          timeout: float = 120.0) -> tuple[subprocess.Popen, dict[str, str]]:
     """One embedded server for a whole Jupyter session, as a background `skytells-lab serve` process.
@@ -168,8 +187,9 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     ``SKYTELLS_WEBHOOK_SECRET`` (the server's webhook signing secret, so a kernel's ``WebhookInbox``
     verifies its deliveries) and ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
     otherwise gives each of the server's request and torch threads its own heap arena, which keeps freed
-    activation memory resident; measured in benchmarks/bench_binder_memory.py). `skytells-lab lab` and Binder's ``binder/start`` (through
-    `skytells-lab session`) both start the session this way.
+    activation memory resident; measured in benchmarks/bench_binder_memory.py). Besides the built-in models
+    it serves tutorial 06's damaged model (config written to ``session.toml`` in the data dir). `skytells-lab lab` and
+    Binder's ``binder/start`` (through `skytells-lab session`) both start the session this way.
     """
     import time
 
@@ -182,11 +202,13 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
     arenas = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
+    config = folder / "session.toml"
+    config.write_text(session_config_toml(), encoding="utf-8")
     log = open(folder / "session-server.log", "ab")  # noqa: SIM115 - handed to the process, closed below
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "skytells_lab.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--device", device, "--data-dir", str(folder)],
+             "--device", device, "--data-dir", str(folder), "--config", str(config)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     finally:
         log.close()
