@@ -159,13 +159,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-# What the session server serves besides the built-in models: tutorial 06's injected difference (a copy of
-# all-minilm-l6-v2 with the word "cat" scrambled, made in the server when first used), so the tutorial's
-# parity runs need no second server, and no second torch and copy of the models, in its kernel.
 def _session_models() -> dict[str, dict]:
+    """What the session server serves differently from a plain `skytells-lab serve` (Binder's memory):
+
+    - the chat model in bfloat16: its weights take 257 MiB instead of 513 (the GGUF it comes from holds
+      4-bit weights, so little is lost: 7 of 8 greedy replies identical in a measured 24 tokens; see
+      bench_binder_memory.py), and on CPUs with bfloat16 instructions it runs no slower;
+    - tutorial 06's injected difference (a copy of all-minilm-l6-v2 with the word "cat" scrambled, made in
+      the server when first used), so the tutorial's parity runs need no second server, and no second
+      torch and copy of the models, in its kernel.
+    """
+    from skytells_lab.local.runners.chat import DEFAULT_SLUG as CHAT
     from skytells_lab.local.runners.faults import CAT_SCRAMBLED
 
-    return {"minilm-cat-scrambled": CAT_SCRAMBLED}
+    return {CHAT: {"runner": "chat", "dtype": "bfloat16"}, "minilm-cat-scrambled": CAT_SCRAMBLED}
 
 
 def session_config_toml(models: dict[str, dict] | None = None) -> str:
@@ -188,7 +195,8 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     verifies its deliveries) and ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
     otherwise gives each of the server's request and torch threads its own heap arena, which keeps freed
     activation memory resident; measured in benchmarks/bench_binder_memory.py). Besides the built-in models
-    it serves tutorial 06's damaged model (config written to ``session.toml`` in the data dir). `skytells-lab lab` and
+    it serves tutorial 06's damaged model, and its chat model in bfloat16 (see ``_session_models``; the
+    config is written to ``session.toml`` in the data dir). `skytells-lab lab` and
     Binder's ``binder/start`` (through `skytells-lab session`) both start the session this way.
     """
     import time

@@ -45,7 +45,8 @@ def test_start_ends_by_exec_of_its_arguments():
 
 def test_the_session_server_serves_tutorial_06s_damaged_model_beside_the_real_one(tmp_path, monkeypatch):
     """Tutorial 06 compares the real all-minilm-l6-v2 with a copy whose word "cat" is scrambled, both served by
-    the session's one server: only the inputs with "cat" fail, and the real model stays as it was."""
+    the session's one server: only the inputs with "cat" fail, and the real model stays as it was. Its chat
+    model runs in bfloat16."""
     import numpy as np
 
     import skytells_lab as sl
@@ -57,6 +58,9 @@ def test_the_session_server_serves_tutorial_06s_damaged_model_beside_the_real_on
         client = sl.connect(env["SKYTELLS_BASE_URL"])
         assert {"all-minilm-l6-v2", "minilm-cat-scrambled"} <= {m.slug for m in client.models.list()}
         assert "scrambled" in client.models.get("minilm-cat-scrambled").name
+        # the chat model in bfloat16 (half the memory), the embedding model as everywhere else
+        assert client.models.get(client.default_chat_model).metadata["dtype"] == "bfloat16"
+        assert client.models.get("all-minilm-l6-v2").metadata["dtype"] == "float32"
         texts = ["The cat sat on the mat.", "Stock markets fell on Monday.", "A cat chased the mouse.",
                  "The train was late again."]
         def vectors():  # straight from the server, past the client's cache
