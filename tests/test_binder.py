@@ -17,7 +17,7 @@ pytestmark = pytest.mark.timeout(180)
 
 def test_start_runs_the_session_server_then_execs_its_arguments(tmp_path):
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SKYTELLS_API_KEY", "SKYTELLS_BASE_URL", "MALLOC_ARENA_MAX")}
+           if k not in ("SKYTELLS_API_KEY", "SKYTELLS_BASE_URL", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_")}
     env["SKYTELLS_LAB_HOME"] = str(tmp_path)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # skytells-lab, as on Binder
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
@@ -33,6 +33,7 @@ def test_start_runs_the_session_server_then_execs_its_arguments(tmp_path):
         # few malloc arenas in the server and in what it execs (JupyterLab, so every kernel): Binder's memory
         server_env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert arenas == "2" and b"MALLOC_ARENA_MAX=2" in server_env
+        assert b"MALLOC_MMAP_THRESHOLD_=65536" in server_env  # freed activations go back to the system
     finally:
         os.kill(int(pid), signal.SIGTERM)
 
