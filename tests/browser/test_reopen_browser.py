@@ -10,6 +10,7 @@ as "Error displaying widget: model not found". Debian's Chromium, driven by Play
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -81,9 +82,10 @@ def _assert_widgets_render(page, what: str) -> None:
     slider = page.locator(".jp-OutputArea-output .sl-reopen-slider")
     expect(slider).to_be_visible(timeout=90_000)
     expect(slider.locator(".widget-readout")).to_have_text("7")
-    playground = page.locator(".jp-OutputArea-output .sl-playground")
+    playground = page.locator(".jp-OutputArea-output .jupyter-widgets.sl-playground")  # the widget view
     expect(playground).to_be_visible(timeout=30_000)
     expect(playground.locator("select").first).to_be_visible()
+    expect(page.locator(".jp-OutputArea-output .sl-static")).to_have_count(0)  # no static snapshot
     outputs = " ".join(page.locator(".jp-OutputArea-output").all_inner_texts())
     assert not BROKEN.search(outputs), f"{what}: a widget did not render: {BROKEN.search(outputs).group(0)!r}"
 
@@ -92,15 +94,29 @@ def _browser(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
+def _trust(notebook: Path, run: Path) -> None:
+    """`jupyter trust`, with the data dir of the lab under `run` (where JupyterLab looks the signature up)."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, JUPYTER_DATA_DIR=str(run / "jupyter_data_dir"),
+               JUPYTER_CONFIG_DIR=str(run / "jupyter_config_dir"), JUPYTER_PLATFORM_DIRS="1")
+    subprocess.run([sys.executable, "-m", "jupyter", "trust", str(notebook)], env=env, check=True,
+                   capture_output=True, timeout=60)
+
+
 def test_a_notebook_executed_headless_reopens_with_its_widgets(tmp_path, monkeypatch):
     """Executed by nbclient (as `skytells-lab tour` and the docs execute tutorials), then opened in JupyterLab:
-    its kernel is a new one that never ran a cell, and the widgets render from the stored state."""
-    from playwright.sync_api import sync_playwright
+    its kernel is a new one that never ran a cell. Untrusted (a notebook someone else executed), JupyterLab
+    renders no widget from it, and the project's widgets show their static snapshot instead; once trusted
+    (`jupyter trust`, or File > Trust Notebook), the widgets render from the stored state."""
+    from playwright.sync_api import expect, sync_playwright
 
     from skytells_lab.notebook.tour import execute_notebook
 
-    with running_lab(tmp_path / "lab", ["print('placeholder')"], "placeholder.ipynb") as (base, token, _):
-        source = tmp_path / "lab" / "root" / "executed.ipynb"
+    run = tmp_path / "lab"
+    with running_lab(run, ["print('placeholder')"], "placeholder.ipynb") as (base, token, _):
+        source = run / "root" / "executed.ipynb"
         write_notebook(source, CELLS)
         for name, value in lab_env(tmp_path / "headless").items():  # the kernel's environment, as in the lab
             monkeypatch.setenv(name, value)
@@ -114,7 +130,15 @@ def test_a_notebook_executed_headless_reopens_with_its_widgets(tmp_path, monkeyp
             try:
                 open_notebook(page, base, token, "executed.ipynb", "Playground(client)")
                 assert len(_kernel_ids(base, token)) == 1  # the fresh kernel the page started
-                _assert_widgets_render(page, "executed headless")
+                snapshot = page.locator(".jp-OutputArea-output").filter(has_text="static snapshot")
+                expect(snapshot).to_have_count(1, timeout=60_000)
+                expect(page.locator(".jp-OutputArea-output .sl-reopen-slider")).to_have_count(0)
+                page.close()
+
+                _trust(source, run)
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                open_notebook(page, base, token, "executed.ipynb", "Playground(client)")
+                _assert_widgets_render(page, "executed headless, trusted")
             finally:
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / "reopen-headless.png"), full_page=True)
