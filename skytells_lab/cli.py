@@ -161,6 +161,32 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _session_models() -> dict[str, dict]:
+    """What the session server serves differently from a plain `skytells-lab serve` (Binder's memory):
+
+    - the chat model in bfloat16: its weights take 257 MiB instead of 513 (the GGUF it comes from holds
+      4-bit weights, so little is lost: 7 of 8 greedy replies identical in a measured 24 tokens; see
+      bench_binder_memory.py), and on CPUs with bfloat16 instructions it runs no slower;
+    - tutorial 06's injected difference (a copy of all-minilm-l6-v2 with the word "cat" scrambled, made in
+      the server when first used), so the tutorial's parity runs need no second server, and no second
+      torch and copy of the models, in its kernel.
+    """
+    from skytells_lab.local.runners.chat import DEFAULT_SLUG as CHAT
+    from skytells_lab.local.runners.faults import CAT_SCRAMBLED
+
+    return {CHAT: {"runner": "chat", "dtype": "bfloat16"}, "minilm-cat-scrambled": CAT_SCRAMBLED}
+
+
+def session_config_toml(models: dict[str, dict] | None = None) -> str:
+    """The session server's config file (``[models.<slug>]`` tables; see skytells_lab.local.config)."""
+    lines = []
+    for slug, spec in (_session_models() if models is None else models).items():
+        lines.append(f"[models.{json.dumps(slug)}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in spec.items()]  # JSON scalars/lists are TOML
+        lines.append("")
+    return "\n".join(lines)
+
+
 def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | None = None, port: int = 0,
                          timeout: float = 120.0) -> tuple[subprocess.Popen, dict[str, str]]:
     """One embedded server for a whole Jupyter session, as a background `skytells-lab serve` process.
@@ -170,8 +196,10 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     ``SKYTELLS_WEBHOOK_SECRET`` (the server's webhook signing secret, so a kernel's ``WebhookInbox``
     verifies its deliveries) and ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
     otherwise gives each of the server's request and torch threads its own heap arena, which keeps freed
-    activation memory resident; measured in benchmarks/bench_binder_memory.py). `skytells-lab lab` and Binder's ``binder/start`` (through
-    `skytells-lab session`) both start the session this way.
+    activation memory resident; measured in benchmarks/bench_binder_memory.py). Besides the built-in models
+    it serves tutorial 06's damaged model, and its chat model in bfloat16 (see ``_session_models``; the
+    config is written to ``session.toml`` in the data dir). `skytells-lab lab` and
+    Binder's ``binder/start`` (through `skytells-lab session`) both start the session this way.
     """
     import time
 
@@ -184,11 +212,18 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
     arenas = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
+    # the server only: every allocation of 64 KiB or more its own mapping, handed back to the system when freed.
+    # glibc otherwise raises that threshold to 32 MiB once a big block is freed, and the model's activations
+    # (12 MiB a layer for a batch of 64 texts) then stay in the heap: 115 MiB more after embedding 800
+    # texts, measured; the kernels keep the default (pandas makes many mid-size arrays)
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
+    config = folder / "session.toml"
+    config.write_text(session_config_toml(), encoding="utf-8")
     log = open(folder / "session-server.log", "ab")  # noqa: SIM115 - handed to the process, closed below
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "skytells_lab.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--device", device, "--data-dir", str(folder)],
+             "--device", device, "--data-dir", str(folder), "--config", str(config)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     finally:
         log.close()

@@ -26,10 +26,11 @@ from .chat import TransformersChatRunner
 from .diffusers_runner import DiffusersRunner, save_tiny_stable_diffusion
 from .digits import DigitsDiffusionRunner, parse_digit
 from .embeddings import SentenceTransformerRunner, shared_embedder
+from .faults import ScrambledEmbeddingRunner
 
 __all__ = [
     "Cancelled", "ChatRunner", "DiffusersRunner", "DigitsDiffusionRunner", "EmbeddingRunner", "Generation",
-    "OutputFile", "PredictionRunner", "RunContext", "Runner", "SentenceTransformerRunner",
+    "OutputFile", "PredictionRunner", "RunContext", "Runner", "ScrambledEmbeddingRunner", "SentenceTransformerRunner",
     "TransformersChatRunner", "build_runner", "default_runners", "parse_digit", "resolve_device",
     "save_tiny_stable_diffusion", "shared_embedder",
 ]
@@ -39,6 +40,7 @@ RUNNERS = {
     "chat": TransformersChatRunner,
     "digits": DigitsDiffusionRunner,
     "diffusers": DiffusersRunner,
+    "embeddings-scrambled": ScrambledEmbeddingRunner,  # a known fault, for parity runs
 }
 _COMMON = ("slug", "dtype", "name", "description")
 _OPTIONS = {
@@ -46,6 +48,7 @@ _OPTIONS = {
     "chat": ("gguf_file", "cache_dir"),
     "digits": (),
     "diffusers": ("num_inference_steps", "guidance_scale", "license"),
+    "embeddings-scrambled": ("batch_size", "tokens", "seed"),
 }
 
 

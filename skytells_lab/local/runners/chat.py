@@ -21,6 +21,7 @@ from .base import (
     ContextLengthExceeded,
     Generation,
     cache_home,
+    dtype_name,
     hub_offline,
     torch_dtype,
 )
@@ -37,12 +38,17 @@ def smollm2_dir() -> pathlib.Path:
     return pathlib.Path(next(iter(spec.submodule_search_locations)))
 
 
-def materialize_gguf(folder: pathlib.Path, gguf_file: str, cache_root: pathlib.Path) -> pathlib.Path:
+def materialize_gguf(folder: pathlib.Path, gguf_file: str, cache_root: pathlib.Path,
+                     dtype: Any = "float32") -> pathlib.Path:
     """Dequantize a GGUF model once into a safetensors folder under ``cache_root`` and return that folder.
 
     transformers refuses ``save_pretrained`` on a GGUF-loaded model, so the weights are copied into a plain
     model built from the same config first. The folder is written beside its final name and renamed into
     place, so a concurrent or interrupted first load never leaves a half-written cache.
+
+    ``dtype`` other than float32 (bfloat16, float16) gets a folder of its own, converted from the float32 one:
+    its weights are then memory-mapped at their final size when the model loads (SmolLM2-135M: 257 MiB in
+    bfloat16 instead of 513 MiB), not converted into fresh memory beside a float32 copy.
     """
     import copy
     import os
@@ -52,21 +58,27 @@ def materialize_gguf(folder: pathlib.Path, gguf_file: str, cache_root: pathlib.P
     gguf_path = folder / gguf_file
     stat = gguf_path.stat()
     key = hashlib.sha256(f"{gguf_path.name}:{stat.st_size}".encode()).hexdigest()[:12]
-    target = cache_root / f"{gguf_path.stem}-{key}"
+    dtype = dtype_name(dtype)
+    target = cache_root / (f"{gguf_path.stem}-{key}" + ("" if dtype == "float32" else f"-{dtype}"))
     if (target / "config.json").exists():
         return target
 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf_file, dtype=torch.float32)
-    config = copy.deepcopy(model.config)
-    if hasattr(config, "quantization_config"):
-        delattr(config, "quantization_config")
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    plain.load_state_dict(model.state_dict())
-    plain.generation_config = model.generation_config
+    if dtype != "float32":
+        full = materialize_gguf(folder, gguf_file, cache_root)
+        tokenizer = AutoTokenizer.from_pretrained(str(full))
+        plain = AutoModelForCausalLM.from_pretrained(str(full), dtype=torch_dtype(dtype))
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_file)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), gguf_file=gguf_file, dtype=torch.float32)
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            delattr(config, "quantization_config")
+        plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        plain.load_state_dict(model.state_dict())
+        plain.generation_config = model.generation_config
     cache_root.mkdir(parents=True, exist_ok=True)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix=target.name + ".", dir=cache_root))
     tmp.chmod(0o755)  # mkdtemp makes it private; the cache is a plain shared folder
@@ -165,7 +177,8 @@ class TransformersChatRunner(ChatRunner):
         local_only = hub_offline()
         if self.gguf_file:
             folder = pathlib.Path(self.path) if self.path else smollm2_dir()
-            source = str(materialize_gguf(folder, self.gguf_file, self.cache_dir or cache_home() / "gguf"))
+            source = str(materialize_gguf(folder, self.gguf_file, self.cache_dir or cache_home() / "gguf",
+                                          self.dtype))
         else:
             source = str(self.path)
         self._tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
