@@ -144,6 +144,12 @@ class SentenceTransformerRunner(EmbeddingRunner):
         return entry
 
     @property
+    def batcher(self) -> EmbeddingBatcher:
+        """The token-budget batcher the model's requests go through (made on load)."""
+        self.load()
+        return self._batcher
+
+    @property
     def model(self):
         self.load()
         return self._model

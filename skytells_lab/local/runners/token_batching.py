@@ -62,7 +62,7 @@ class Encoded:
     type_ids: list[int] | None = None
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity
 class _Request:
     texts: list[str]
     tokens: list[Encoded] | None = None
@@ -126,6 +126,11 @@ class EmbeddingBatcher:
             raise request.error
         return request.vectors, request.token_count
 
+    def waiting(self) -> dict[str, int]:
+        """Texts waiting: ``tokenized`` ones for a forward pass, ``untokenized`` ones for the tokenizer."""
+        with self._cond:
+            return {"tokenized": len(self._ready), "untokenized": sum(len(r.texts) for r in self._inbox)}
+
     def close(self, timeout: float = 10.0) -> None:
         """Stop both threads once the requests already queued are answered."""
         with self._cond:
@@ -173,29 +178,37 @@ class EmbeddingBatcher:
             return taken
 
     def _model_loop(self) -> None:
-        import numpy as np
-
         while (items := self._take_round()) is not None:
             lengths = [len(request.tokens[i].ids) for request, i in items]
             for batch in plan_batches(lengths, self.max_batch_tokens, self.max_batch_size):
-                members = [items[j] for j in batch if items[j][0].error is None]
-                if not members:
-                    continue
-                try:
-                    vectors = self._run(members)
-                except BaseException as exc:  # noqa: BLE001 - a failed pass fails only its own requests
-                    for request, _ in members:
-                        if request.error is None:
-                            request.error = exc
-                            request.done.set()
-                    continue
-                for row, (request, i) in enumerate(members):
-                    if request.vectors is None:
-                        request.vectors = np.empty((len(request.texts), vectors.shape[1]), np.float32)
-                    request.vectors[i] = vectors[row]
-                    request.remaining -= 1
-                    if request.remaining == 0:
-                        request.done.set()
+                self._serve([items[j] for j in batch])
+
+    def _serve(self, members: list[tuple[_Request, int]]) -> None:
+        """One pass; when it fails and holds texts of several requests, each request's texts run alone, so
+        the error reaches only the request that caused it."""
+        import numpy as np
+
+        members = [(request, i) for request, i in members if request.error is None]
+        if not members:
+            return
+        try:
+            vectors = self._run(members)
+        except BaseException as exc:  # noqa: BLE001 - handed to the requests, the thread keeps serving
+            requests = list(dict.fromkeys(request for request, _ in members))
+            if len(requests) > 1:
+                for request in requests:
+                    self._serve([m for m in members if m[0] is request])
+                return
+            requests[0].error = exc
+            requests[0].done.set()
+            return
+        for row, (request, i) in enumerate(members):
+            if request.vectors is None:
+                request.vectors = np.empty((len(request.texts), vectors.shape[1]), np.float32)
+            request.vectors[i] = vectors[row]
+            request.remaining -= 1
+            if request.remaining == 0:
+                request.done.set()
 
     def _run(self, members: list[tuple[_Request, int]]) -> np.ndarray:
         import numpy as np
