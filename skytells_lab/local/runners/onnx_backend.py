@@ -251,6 +251,9 @@ def prepare_onnx(model: Any, folder: Path, *, measure_speed: bool = True, force:
     meta = read_meta(folder)
     if (not force and meta and meta.get("source") == stamp and (folder / FLOAT32_FILE).exists()
             and (folder / INT8_FILE).exists()):
+        if measure_speed and meta.get("faster") is None:  # exported on a first load, never measured: now
+            meta.update(measure(model, folder))
+            (folder / META_FILE).write_text(json.dumps(meta, indent=2))
         return {**meta, "created": False}
     folder.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
