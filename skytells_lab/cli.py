@@ -40,16 +40,48 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    """Load every built-in model once, so one-time conversions happen now and not in a first request."""
+    """Load every built-in model once, so one-time conversions happen now and not in a first request; export
+    the embedding model to ONNX and measure which backend the CPU serves it faster with."""
     import time
 
     from skytells_lab.local.runners import default_runners
 
-    for runner in default_runners(args.device):
+    runners = default_runners(args.device)
+    unknown = set(args.only or ()) - {r.slug for r in runners}
+    if unknown:
+        raise SystemExit(f"skytells-lab prepare: no built-in model {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(r.slug for r in runners)}")
+    for runner in runners:
+        if args.only and runner.slug not in args.only:
+            continue
         started = time.perf_counter()
         runner.load()
         print(f"{runner.slug}: ready in {time.perf_counter() - started:.1f} s")
+        if hasattr(runner, "onnx_folder") and runner.device.startswith("cpu") and not args.no_onnx:
+            _prepare_onnx(runner)
     return 0
+
+
+def _prepare_onnx(runner) -> None:
+    import importlib.util
+
+    from skytells_lab.local.runners import onnx_backend
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        print(f"{runner.slug}: no ONNX export (onnxruntime is not installed: pip install 'skytells-lab[local]')")
+        return
+    reason = onnx_backend.supports(runner.model)
+    if reason:
+        print(f"{runner.slug}: no ONNX export ({reason})")
+        return
+    folder = runner.onnx_folder()
+    meta = onnx_backend.prepare_onnx(runner.model, folder)
+    made = f"exported in {meta['export_s']:.1f} s" if meta["created"] else "already exported"
+    print(f"{runner.slug}: ONNX {made} to {folder}")
+    print(f"  float32: cosine to torch min {meta['onnx_cosine_min']:.6f}; "
+          f"int8: cosine to float32 mean {meta['int8_cosine_mean']:.5f}, min {meta['int8_cosine_min']:.5f}")
+    print(f"  {meta['texts']} texts, median of {meta['repeats']}: torch {meta['torch_s']:.2f} s, "
+          f"ONNX {meta['onnx_s']:.2f} s, int8 {meta['int8_s']:.2f} s -> CPU default: {meta['faster']}")
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -323,6 +355,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     prepare = sub.add_parser("prepare", help="load the built-in local models once (warms their caches)")
     prepare.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    prepare.add_argument("--only", action="append", metavar="SLUG", help="prepare only this model (repeatable)")
+    prepare.add_argument("--no-onnx", action="store_true", help="skip the embedding model's ONNX export")
     prepare.set_defaults(func=_prepare)
 
     target_help = "'local', a base URL, or nothing for SKYTELLS_API_KEY / the embedded server"

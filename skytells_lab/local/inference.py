@@ -459,8 +459,13 @@ class InferenceService:
                               "INVALID_PARAMETER")
         resolved.runner.load()
         dims = _get(body, "dimensions", (int,), None, lo=1, hi=int(resolved.runner.dimensions))
-        vectors = resolved.runner.embed(texts, dimensions=dims)
-        tokens = int(resolved.runner.count_tokens(texts))
+        with_usage = getattr(resolved.runner, "embed_with_usage", None)  # one tokenization, not two
+        if with_usage is not None:
+            vectors, tokens = with_usage(texts, dimensions=dims)
+        else:
+            vectors = resolved.runner.embed(texts, dimensions=dims)
+            tokens = resolved.runner.count_tokens(texts)
+        tokens = int(tokens)
         data = []
         for i, vec in enumerate(vectors):
             vec = vec.astype("<f4")

@@ -44,7 +44,7 @@ RUNNERS = {
 }
 _COMMON = ("slug", "dtype", "name", "description")
 _OPTIONS = {
-    "embeddings": ("batch_size",),
+    "embeddings": ("batch_size", "max_batch_tokens", "backend", "precision"),
     "chat": ("gguf_file", "cache_dir"),
     "digits": (),
     "diffusers": ("num_inference_steps", "guidance_scale", "license"),

