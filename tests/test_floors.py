@@ -31,13 +31,7 @@ ROOT = 99
 
 # Violations the `seams` branch removes (the client's cache, ledger and budget behind seams, connect() at the
 # package root). The integrator deletes this set, and the tolerance for it, when `seams` lands.
-PENDING_SEAMS = {
-    ("skytells_lab.api._http", "skytells_lab.notebook.session"),
-    ("skytells_lab.api._operations", "skytells_lab.notebook.session"),
-    ("skytells_lab.api._embed", "skytells_lab.notebook.session"),
-    ("skytells_lab.api._connect", "skytells_lab"),
-    ("skytells_lab.api._connect", "skytells_lab.local"),
-}
+PENDING_SEAMS: set[tuple[str, str]] = set()
 
 
 def _module_name(path: Path) -> str:

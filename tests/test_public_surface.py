@@ -39,8 +39,6 @@ def test_the_client_package_exports_are_pinned():
     assert set(skytells_lab.api.__all__) == API
     for name in API:
         assert getattr(skytells_lab.api, name) is not None
-    # connect is the root's (the composition root); the old name still answers
-    assert skytells_lab.api.connect is skytells_lab.connect
 
 
 def test_the_client_reads_its_key_and_url_from_the_environment(monkeypatch):

@@ -151,10 +151,3 @@ __all__ = [
     "verify_webhook",
 ]
 
-
-def __getattr__(name: str):
-    if name == "connect":  # the one name of the root answered here; nothing in api/ calls it
-        from skytells_lab._connect import connect
-
-        return connect
-    raise AttributeError(f"module 'skytells_lab.api' has no attribute {name!r}")

@@ -6,7 +6,8 @@ import types
 
 import pytest
 
-from skytells_lab.api import AsyncSkytells, ConfigurationError, Skytells, connect, parse_retry_after
+from skytells_lab import connect
+from skytells_lab.api import AsyncSkytells, ConfigurationError, Skytells, parse_retry_after
 from skytells_lab.api._http import RetryPolicy
 
 
