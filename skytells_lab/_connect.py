@@ -12,8 +12,9 @@ import getpass
 import os
 from typing import Any
 
+from skytells_lab._media import is_loopback_url
 from skytells_lab.api import AsyncSkytells, ConfigurationError, Skytells
-from skytells_lab.api._http import DEFAULT_BASE_URL, is_loopback
+from skytells_lab.api._http import DEFAULT_BASE_URL
 
 _REMOTE_ALIASES = {"remote", "skytells", "service", "api"}
 LOCAL_TIMEOUT = 300.0
@@ -46,7 +47,7 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
     else:
         url = base_url or (os.environ.get("SKYTELLS_BASE_URL") or None if target is None else None)
 
-    if target == "local" or (target is None and not key and not url) or (url and is_loopback(url)):
+    if target == "local" or (target is None and not key and not url) or (url and is_loopback_url(url)):
         # open models on a laptop CPU may take minutes for a large batch: wait longer than for the service
         client_kw.setdefault("timeout", LOCAL_TIMEOUT)
     if target == "local" or (target is None and not key and not url):
@@ -59,7 +60,7 @@ def connect(target: str | None = None, *, api_key: str | bool | None = None, bas
         return cls(getattr(srv, "api_key", None) or "", srv.url, local=True, **client_kw)
 
     url = url or DEFAULT_BASE_URL
-    if not key and not is_loopback(url):
+    if not key and not is_loopback_url(url):
         raise ConfigurationError(
             f"no API key for {url}. Set the SKYTELLS_API_KEY environment variable "
             "(e.g. `export SKYTELLS_API_KEY=sk-...`, or in a notebook "

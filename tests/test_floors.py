@@ -2,7 +2,7 @@
 or not. Every module of the package is read with ``ast``: top-level imports, imports inside functions,
 relative imports (resolved) and ``importlib.import_module("...")`` string literals.
 
-floor 1  skytells_lab/_media.py _pricing.py _html.py _paths.py _version.py: the standard library only
+floor 1  skytells_lab/_media.py _pricing.py _html.py _lazy.py _paths.py _version.py: the standard library only
 floor 2  api/ (the wire client), local/ (the server): floor 1 and their own stack. The server does not
          import the client (not even its public names): it validates requests with its own validator on
          purpose, the other side of the wire protocol, so one side's bug cannot hide the other's.
@@ -25,7 +25,7 @@ from pathlib import Path
 import skytells_lab
 
 PACKAGE = Path(skytells_lab.__file__).resolve().parent
-FLOOR_1 = {"_media", "_pricing", "_html", "_paths", "_version"}
+FLOOR_1 = {"_media", "_pricing", "_html", "_lazy", "_paths", "_version"}
 FLOORS = {"api": 2, "local": 2, "notebook": 3, "analysis": 3, "comparison": 4, "widgets": 4}
 ROOT = 99
 

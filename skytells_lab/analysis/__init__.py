@@ -11,9 +11,9 @@ modules load on first access to those names).
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from skytells_lab._lazy import lazy_exports
 from skytells_lab.analysis.compare import SpaceComparison, compare_spaces
 from skytells_lab.analysis.evaluation import clustering_scores, knn_accuracy
 from skytells_lab.analysis.io import load_space, save_space
@@ -51,16 +51,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'skytells_lab.analysis' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _LAZY, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover

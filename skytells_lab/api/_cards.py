@@ -305,13 +305,8 @@ def page_html(page: Any) -> str:
             f'<td style="{TD};padding-right:10px">{when(p.created_at)}</td>'
             f'<td style="{TD};padding-right:10px">{seconds(p.metrics.predict_time)}</td>'
             f'<td style="{TD}">{preview}</td></tr>')
-    last = f"/{page.last_page}" if page.last_page is not None else ""
-    total = f", {page.total} in all" if page.total is not None else ""
-    body = (f'<div style="color:{MUTED}">{len(page.data)} predictions{e(total)}</div>'
-            f'<table style="border-collapse:collapse;margin-top:4px;font-size:12px"><tr>{head}</tr>'
-            f'{"".join(rows)}</table>')
     secret = secret_of(page.data[0]) if page.data else None
-    return card("PredictionPage", f"page {page.current_page}{last}", body, secret=secret)
+    return _page_card("PredictionPage", "predictions", page, head, rows, secret=secret)
 
 
 def model_page_html(page: Any) -> str:
@@ -324,12 +319,17 @@ def model_page_html(page: Any) -> str:
                     f'<td style="{TD};padding-right:10px">{e(m.type)}</td>'
                     f'<td style="{TD};padding-right:10px">{e(price)}</td>'
                     f'<td style="{TD}">{"".join(chip(c) for c in m.capabilities)}</td></tr>')
+    return _page_card("ModelPage", "models", page, head, rows)
+
+
+def _page_card(kind: str, noun: str, page: Any, head: str, rows: list[str], secret: Any = None) -> str:
+    """One page of a listing: its count, its table, and "page n/last" in the title."""
     last = f"/{page.last_page}" if page.last_page is not None else ""
     total = f", {page.total} in all" if page.total is not None else ""
-    body = (f'<div style="color:{MUTED}">{len(page.data)} models{e(total)}</div>'
+    body = (f'<div style="color:{MUTED}">{len(page.data)} {noun}{e(total)}</div>'
             f'<table style="border-collapse:collapse;margin-top:4px;font-size:12px"><tr>{head}</tr>'
             f'{"".join(rows)}</table>')
-    return card("ModelPage", f"page {page.current_page}{last}", body)
+    return card(kind, f"page {page.current_page}{last}", body, secret=secret)
 
 
 def error_html(error: Any) -> str:

@@ -135,8 +135,9 @@ class Skytells(_Namespaces, BaseClient):
         self._http = http_client or httpx.Client(transport=transport, timeout=timeout, verify=_ssl_context())
 
     # ------------------------------------------------------------------ driving operations
-    def _execute(self, op: ops.Op) -> Any:
-        """Run an operation to its result: the one driver of every call, with blocking I/O."""
+    def _execute(self, op: ops.Op, on_state: Callable[[Any], Any] | None = None) -> Any:
+        """Run an operation to its result: the one driver of every call, with blocking I/O; each
+        :class:`~skytells_lab.api._operations.State` it reaches goes to ``on_state``."""
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -145,6 +146,10 @@ class Skytells(_Namespaces, BaseClient):
             except StopIteration as stop:
                 return stop.value
             value, error = None, None
+            if isinstance(step, ops.State):
+                if on_state is not None:
+                    on_state(step.prediction)
+                continue
             try:
                 if isinstance(step, Call):
                     value = self._execute(send_call(self, step))
@@ -309,8 +314,9 @@ class AsyncSkytells(_Namespaces, BaseClient):
         twin._state = client._state
         return twin
 
-    async def _execute(self, op: ops.Op) -> Any:
-        """Run an operation to its result: the one driver of every call, awaiting I/O."""
+    async def _execute(self, op: ops.Op, on_state: Callable[[Any], Any] | None = None) -> Any:
+        """Run an operation to its result: the one driver of every call, awaiting I/O; each
+        :class:`~skytells_lab.api._operations.State` it reaches goes to ``on_state``."""
         value: Any = None
         error: BaseException | None = None
         while True:
@@ -319,6 +325,10 @@ class AsyncSkytells(_Namespaces, BaseClient):
             except StopIteration as stop:
                 return stop.value
             value, error = None, None
+            if isinstance(step, ops.State):
+                if on_state is not None:
+                    on_state(step.prediction)
+                continue
             try:
                 if isinstance(step, Call):
                     value = await self._execute(send_call(self, step))

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from skytells_lab._media import is_loopback_url
 from skytells_lab._version import __version__
 from skytells_lab.api import errors as E
 from skytells_lab.api._errors import NON_RETRYABLE_ERROR_IDS, error_from_response
@@ -48,7 +49,6 @@ log = logging.getLogger("skytells_lab.api")
 
 DEFAULT_BASE_URL = "https://api.skytells.ai/v1"
 RATE_LIMIT_PREFIX = "x-skytells-ratelimit-"
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"}
 # query parameters whose values are credentials more often than not (signed URLs, tokens, keys)
 _SECRET_PARAM = re.compile(r"key|token|secret|sig|auth|pass|credential|session|signature", re.IGNORECASE)
 MAX_SHOWN_URL = 300
@@ -159,11 +159,6 @@ def redact_url(url: str, secret: str | None = None) -> str:
     if secret:
         shown = shown.replace(secret, "***")
     return shown if len(shown) <= MAX_SHOWN_URL else shown[:MAX_SHOWN_URL] + "..."
-
-
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return host in _LOOPBACK_HOSTS or host.startswith("127.")
 
 
 @dataclass(frozen=True)
@@ -278,7 +273,7 @@ class BaseClient:
     @property
     def is_local(self) -> bool:
         """True when the base URL is a loopback address (the embedded server), unless set by ``local=``."""
-        return self._local if self._local is not None else is_loopback(self.base_url)
+        return self._local if self._local is not None else is_loopback_url(self.base_url)
 
     @property
     def rate_limits(self) -> dict[str, Any]:

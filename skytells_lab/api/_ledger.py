@@ -19,7 +19,7 @@ from typing import Any
 from typing_extensions import Self
 
 from skytells_lab import _html
-from skytells_lab.api._pricing import PER_MILLION_TOKENS, PER_TOKEN, credits_for, pricing_unit
+from skytells_lab._pricing import PER_MILLION_TOKENS, PER_TOKEN, credits_for, pricing_unit
 
 __all__ = ["MAX_CALLS", "Budget", "Ledger", "LedgerEntry", "estimate_credits"]
 

@@ -8,7 +8,6 @@ once for both twins.
 
 from __future__ import annotations
 
-import base64
 import mimetypes
 import re
 import time
@@ -21,6 +20,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
+from skytells_lab._media import decode_data_uri
 from skytells_lab.api import _media, _store
 from skytells_lab.api import errors as E
 from skytells_lab.api._http import Call, Sleep
@@ -301,28 +301,6 @@ def watch_prediction(client: Any, prediction: Any, timeout: float | None = None,
     return bind(client, current)
 
 
-def wait_prediction(client: Any, prediction: Any, timeout: float | None = None, poll_interval: float = 0.5,
-                    on_update: Callable[[Prediction], Any] | None = None, cancel: Any = None) -> Op:
-    """:func:`watch_prediction` to its end, handing each state to ``on_update``; returns the terminal one."""
-    op = watch_prediction(client, prediction, timeout, poll_interval, cancel)
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = op.throw(error) if error is not None else op.send(value)
-        except StopIteration as stop:
-            return stop.value
-        value, error = None, None
-        if isinstance(step, State):
-            if on_update is not None:
-                on_update(step.prediction)
-            continue
-        try:
-            value = yield step
-        except E.SkytellsError as exc:
-            error = exc
-
-
 WAITS = ("poll", "await", "auto")
 
 
@@ -353,7 +331,7 @@ def run(client: Any, model: str, input: dict | None, *, timeout: float | None = 
         create_kw.setdefault("timeout", timeout)
     prediction = yield from create_prediction(client, model, input, compatibility_check=False, **create_kw)
     # an awaited create that came back unfinished (the server's await limit, a video model) is polled on
-    prediction = yield from wait_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
+    prediction = yield from watch_prediction(client, prediction, timeout=timeout, poll_interval=poll_interval)
     if prediction.status != PredictionStatus.SUCCEEDED:
         raise prediction_failed(prediction)
     _store.store_prediction(client, model, input, prediction, identity)
@@ -458,8 +436,7 @@ def download_outputs(client: Any, prediction: Prediction, folder: Any, progress:
     with tqdm(total=len(urls), unit="file", desc=f"download {prediction.id}", disable=not show) as bar:
         for i, url in enumerate(urls):
             if url.startswith("data:"):
-                data = base64.b64decode(url.split(",", 1)[1]) if ";base64," in url[:200] else \
-                    unquote(url.split(",", 1)[1]).encode()
+                data = decode_data_uri(url)[0]
             else:
                 data = yield from fetch_file(url, client.base_url)
             path = _free_path(folder, _file_name(url, i, data), data)

@@ -161,8 +161,8 @@ class Predictions(_Resource):
             on_update: called with each state fetched (progress bars, widgets).
             cancel: a ``threading.Event`` or a callable; once it is true the prediction is cancelled on the
                 server and followed to its end (``canceled``, or ``succeeded`` if it finished first)."""
-        return self._client._execute(ops.wait_prediction(self._client, id_or_prediction, timeout, poll_interval,
-                                                         on_update=on_update, cancel=cancel))
+        return self._client._execute(ops.watch_prediction(self._client, id_or_prediction, timeout, poll_interval,
+                                                          cancel), on_state=on_update)
 
     def watch(self, id_or_prediction: Prediction | str, timeout: float | None = None, poll_interval: float = 0.5,
               *, cancel: Any = None) -> Iterator[Prediction]:

@@ -10,7 +10,7 @@ Importing this package is light; FastAPI, uvicorn and torch load when a server s
 
 from __future__ import annotations
 
-import importlib
+from skytells_lab._lazy import lazy_exports
 
 _EXPORTS = {
     "LocalServer": "skytells_lab.local.server",
@@ -26,13 +26,4 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'skytells_lab.local' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)

@@ -12,6 +12,8 @@ import importlib as _importlib
 import sys as _sys
 from typing import TYPE_CHECKING
 
+from skytells_lab._lazy import lazy_exports
+
 # public name -> module that defines it
 _EXPORTS = {
     "Budget": "skytells_lab.notebook.ledger",
@@ -61,16 +63,7 @@ def _register_if_loaded() -> None:
         register_accessor()
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'skytells_lab.notebook' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return list(__all__)
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)
 
 
 _register_if_loaded()

@@ -71,12 +71,12 @@ class ClientConfig:
 
     def build(self, transport: Any = None):
         """A synchronous client for this configuration, made where it is called (on the worker)."""
-        from skytells_lab._media import is_loopback_url as is_loopback
+        from skytells_lab._media import is_loopback_url
         from skytells_lab.api import Skytells
         from skytells_lab.api.errors import ConfigurationError
 
         key = self.key()
-        if key is None and not is_loopback(self.base_url):
+        if key is None and not is_loopback_url(self.base_url):
             raise ConfigurationError(
                 f"no API key on this Dask worker for {self.base_url}: set {self.key_env} in the workers' "
                 f"environment, or call skytells_lab.notebook.cluster_client.share_key(dask_client, key) once",

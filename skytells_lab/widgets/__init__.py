@@ -8,8 +8,9 @@ Each class lives in its own module and is imported on first use, so `import skyt
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from skytells_lab._lazy import lazy_exports
 
 _EXPORTS = {
     "ModelPicker": "skytells_lab.widgets.picker",
@@ -23,16 +24,7 @@ _EXPORTS = {
 __all__ = ["CompareView", "EmbeddingExplorer", "InputForm", "ModelPicker", "Playground", "SpaceCompareView"]
 
 
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'skytells_lab.widgets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(globals(), _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover

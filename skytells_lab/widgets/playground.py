@@ -14,6 +14,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from skytells_lab._media import output_kind
 from skytells_lab.widgets import render
 from skytells_lab.widgets.form import InputForm
 from skytells_lab.widgets.picker import ModelPicker
@@ -255,7 +256,7 @@ class Playground(StaticFallback, widgets.VBox):
         """Images as a gallery, audio and video as players, anything else as text or links."""
         parts, images = [], []
         for url in prediction.outputs:
-            kind = _media_of(url, prediction)
+            kind = output_kind(url, prediction.model_type) or "other"
             if kind == "image":
                 images.append(url)
                 continue
@@ -323,17 +324,6 @@ def _catalog(client: Any) -> list | None:
         return list(client.models.list(fields=["input_schema"]))
     except Exception:  # noqa: BLE001
         return None  # the picker lists again and shows the error card
-
-
-def _media_of(url: str, prediction: Any) -> str:
-    ext = url.rsplit("?", 1)[0].rsplit(".", 1)[-1].lower()
-    if ext in ("png", "jpg", "jpeg", "gif", "webp", "bmp"):
-        return "image"
-    if ext in ("wav", "mp3", "ogg", "flac", "m4a"):
-        return "audio"
-    if ext in ("mp4", "webm", "mov"):
-        return "video"
-    return "image" if (prediction.model_type or "") == "image" else "other"
 
 
 def _fetch(client: Any, url: str) -> bytes | None:

@@ -170,3 +170,16 @@ def run_cell(page, index: int) -> None:
     """Select cell `index` (command mode) and press Shift+Enter, as a user does."""
     page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt").click()
     page.keyboard.press("Shift+Enter")
+
+
+class Phases:
+    """Seconds spent in each named phase of a browser run (kept with the screenshots as artifacts)."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self.started = self._last = time.monotonic()
+
+    def mark(self, phase: str) -> None:
+        now = time.monotonic()
+        self.timings[phase] = round(now - self._last, 2)
+        self._last = now

@@ -24,7 +24,16 @@ import re
 import time
 from pathlib import Path
 
-from lab_support import ARTIFACTS, CHROMIUM, WEBGL_ARGS, open_notebook, run_all_cells, run_cell, running_lab
+from lab_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    WEBGL_ARGS,
+    Phases,
+    open_notebook,
+    run_all_cells,
+    run_cell,
+    running_lab,
+)
 
 SETUP = """\
 import json
@@ -98,15 +107,9 @@ def drive_map(run: Path, n: int, *, prefix: str = "map-browser") -> tuple[dict, 
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
-    timings: dict[str, float] = {}
     results: dict[str, dict] = {}
-    started = last = time.monotonic()
-
-    def mark(phase: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        timings[phase] = round(now - last, 2)
-        last = now
+    clock = Phases()
+    mark, timings, started = clock.mark, clock.timings, clock.started
 
     cells = [SETUP.format(n=n), *CELLS[1:]]
     with running_lab(run, cells, "map.ipynb") as (base, token, notebook), sync_playwright() as p:

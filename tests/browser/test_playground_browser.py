@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, running_lab
+from lab_support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Phases, running_lab
 
 IMAGE_MODEL_OPTION = "digits-diffusion  \u00b7  image"  # the option text ModelPicker gives the model
 
@@ -45,14 +45,8 @@ def test_playground_runs_the_local_image_model_in_jupyterlab(lab):
 
     base, token, notebook = lab
     ARTIFACTS.mkdir(exist_ok=True)
-    timings: dict[str, float] = {}
-    started = last = time.monotonic()
-
-    def mark(phase: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        timings[phase] = round(now - last, 2)
-        last = now
+    clock = Phases()
+    mark, timings, started = clock.mark, clock.timings, clock.started
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -52,10 +52,9 @@ def load_image(image: Any):
         return image
     data = getattr(image, "data", image)
     if isinstance(data, str) and data.startswith("data:"):
-        import base64
+        from skytells_lab._media import decode_data_uri
 
-        header, _, payload = data.partition(",")
-        data = base64.b64decode(payload) if header.endswith(";base64") else payload.encode()
+        data = decode_data_uri(data)[0]
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             return Image.open(io.BytesIO(bytes(data)))
