@@ -234,14 +234,19 @@ class Prediction(_Wire):
         """Fetch the current state (a new Prediction; with an async client, a coroutine)."""
         return self._bound().predictions.get(self.id)
 
-    def wait(self, timeout: float | None = None, poll_interval: float = 0.5) -> Any:
+    def wait(self, timeout: float | None = None, poll_interval: float = 0.5, *,
+             on_update: Any = None, cancel: Any = None) -> Any:
         """Poll until terminal and return the final Prediction (a coroutine with an async client).
 
         Args:
             timeout: seconds to wait at most; then WaitTimeout, carrying the id (the prediction goes on).
             poll_interval: the first pause between polls, growing to 5 s.
+            on_update: called with each state fetched (progress bars, widgets).
+            cancel: a ``threading.Event`` or a callable; once true the prediction is cancelled on the server
+                and followed to its end (see ``client.predictions.wait``).
         """
-        return self._bound().predictions.wait(self, timeout=timeout, poll_interval=poll_interval)
+        return self._bound().predictions.wait(self, timeout=timeout, poll_interval=poll_interval,
+                                              on_update=on_update, cancel=cancel)
 
     def cancel(self) -> Any:
         """Cancel this prediction on the server; returns its new state (a coroutine with an async client)."""

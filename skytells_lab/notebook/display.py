@@ -15,17 +15,12 @@ from skytells_lab._html import (
     ACCENT,
     DANGER,
     MUTED,
-    NEUTRAL,
-    RULE,
-    SUCCESS,
     TD,
     TH,
-    WARNING,
     badge,
     card,
     e,
     media_html,
-    rows,
     short,
     thumbnail_uri,
     when,
@@ -65,32 +60,6 @@ __all__ = [
     "show_images",
     "thumbnail_html",
 ]
-
-def cache_html(cache: Any) -> str:
-    stats = cache.stats()
-    pairs = [("path", e(stats["path"])), ("entries", e(", ".join(f"{k}: {v}" for k, v in stats["entries"].items())
-                                                      or "0")),
-             ("size", e(f"{stats['bytes'] / 1e6:.2f} MB")), ("this session", e(f"{stats['hits']} hits, "
-                                                                                  f"{stats['misses']} misses"))]
-    return card("Cache", "", rows(pairs), badges=badge("on" if stats["enabled"] else "off",
-                                                       SUCCESS if stats["enabled"] else NEUTRAL))
-
-
-def ledger_html(ledger: Any) -> str:
-    summary = ledger.summary()
-    table = summary.to_html(float_format=lambda v: f"{v:.4g}", na_rep="", border=0) if len(summary) else ""
-    return card("Ledger", f"{len(ledger)} calls", table, badges=badge(f"{ledger.credits():.4g} credits", ACCENT))
-
-
-def budget_html(budget: Any) -> str:
-    share = 0.0 if budget.limit == 0 else min(budget.spent / budget.limit, 1.0)
-    color = DANGER if share >= 0.9 else WARNING if share >= 0.6 else SUCCESS
-    bar = (f'<div style="width:240px;height:8px;background:{RULE};border-radius:4px;margin-top:6px">'
-           f'<div style="width:{share * 100:.1f}%;height:8px;background:{color};border-radius:4px"></div></div>')
-    pairs = [("spent", e(f"{budget.spent:.6g}")), ("remaining", e(f"{budget.remaining:.6g}")),
-             ("refused calls", e(budget.refused))]
-    return card("Budget", f"{budget.limit:g} credits", bar + rows(pairs))
-
 
 # --------------------------------------------------------------------------- image grid
 

@@ -112,6 +112,18 @@ def test_cancel_stops_the_prediction_on_the_server_once(client, service, faults)
         client.predictions.wait(p.id, cancel="yes")
 
 
+def test_the_prediction_waits_with_the_same_callbacks(client, service, faults):
+    service.polls_until_done = 3
+    p = client.predictions.create("truefusion", {"prompt": "cat"}, compatibility_check=False)
+    states = []
+    assert p.wait(poll_interval=0.01, on_update=states.append).status == PredictionStatus.SUCCEEDED
+    assert PredictionStatus.PROCESSING in [s.status for s in states]
+    service.polls_until_done = 10**6
+    q = client.predictions.create("truefusion", {"prompt": "slow"}, compatibility_check=False)
+    assert q.wait(poll_interval=0.01, cancel=lambda: True).status == PredictionStatus.CANCELLED
+    assert faults.count("POST", f"/v1/predictions/{q.id}/cancel") == 1
+
+
 def test_the_async_twins(make_async, service):
     service.polls_until_done = 2
 
