@@ -54,10 +54,9 @@ def _read_vectors(file: Path, vectors: str) -> np.ndarray:
     """One file's vectors as float32 (n, d); a missing vector is a row of NaN."""
     import pyarrow.parquet as pq
 
-    from skytells_lab.notebook.checkpoint import stack_vectors
+    from skytells_lab.notebook.vectors import arrow_matrix
 
-    column = pq.read_table(file, columns=[vectors]).column(vectors).combine_chunks()
-    return stack_vectors(pd.Series(pd.arrays.ArrowExtensionArray(column)))
+    return arrow_matrix(pq.read_table(file, columns=[vectors]).column(vectors), vectors, allow_missing=True)
 
 
 def _read_data(files: list[Path], vectors: str) -> pd.DataFrame:

@@ -108,16 +108,8 @@ def read_vectors(source, column: str = "embedding"):
             table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
     if column not in table.column_names:
         raise ValueError(f"no column {column!r} in {table.column_names}: pass column= the vectors' column")
-    values = table.column(column).combine_chunks()
-    if not (pa.types.is_list(values.type) or pa.types.is_fixed_size_list(values.type)
-            or pa.types.is_large_list(values.type)):
-        raise ValueError(f"column {column!r} must hold lists of floats, got {values.type}")
-    n = len(values)
-    if values.null_count:
-        raise ValueError(f"column {column!r} has {values.null_count} empty rows: every row needs a vector")
-    flat = values.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    if n and len(flat) % n:
-        raise ValueError(f"column {column!r} holds lists of different lengths: every vector needs the same d")
-    vectors = flat.reshape(n, len(flat) // n if n else 0)
+    from skytells_lab.notebook.vectors import arrow_matrix
+
+    vectors = arrow_matrix(table.column(column), column)
     data = table.drop_columns([column]).to_pandas()
     return vectors, data

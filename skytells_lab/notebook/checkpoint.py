@@ -151,13 +151,7 @@ def stack_vectors(column: pd.Series) -> np.ndarray:
     """A list<float32> column as one float32 (n, d) matrix (NaN rows where a vector is missing)."""
     import pyarrow as pa
 
+    from skytells_lab.notebook.vectors import arrow_matrix
+
     array = pa.array(column) if not isinstance(column.dtype, pd.ArrowDtype) else column.array._pa_array
-    array = array.combine_chunks() if hasattr(array, "combine_chunks") else array
-    lengths = array.value_lengths().drop_null()
-    dims = int(lengths[0].as_py()) if len(lengths) else 0
-    out = np.full((len(array), dims), np.nan, dtype=np.float32)
-    valid = ~np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if dims and valid.any():
-        flat = array.drop_null().flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        out[valid] = flat.reshape(-1, dims)
-    return out
+    return arrow_matrix(array, str(column.name), allow_missing=True)

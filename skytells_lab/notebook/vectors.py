@@ -22,6 +22,7 @@ from skytells_lab.api._frames import ATTRS_KEY, SUFFIX, VectorBlock, attach_vect
 
 __all__ = [
     "VectorBlock",
+    "arrow_matrix",
     "attach_vectors",
     "read_parquet",
     "save_npy",
@@ -29,6 +30,41 @@ __all__ = [
     "vector_columns",
     "vectors_of",
 ]
+
+
+def arrow_matrix(values, column: str = "embedding", *, allow_missing: bool = False) -> np.ndarray:
+    """The one reader of a vector column: an Arrow list / large list / fixed-size list of floats (a
+    ``pyarrow.Array`` or ``ChunkedArray``) as one float32 (n, d) matrix, in a single copy.
+
+    values : the column.
+    column : its name, for the errors.
+    allow_missing : give a row of NaN for a null row (a failed call in a checkpoint) instead of refusing it.
+    """
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_list(values.type) or pa.types.is_fixed_size_list(values.type)
+            or pa.types.is_large_list(values.type)):
+        raise ValueError(f"column {column!r} must hold lists of floats (one vector per row), got {values.type}")
+    if values.null_count and not allow_missing:
+        raise ValueError(f"column {column!r} has {values.null_count} empty rows: every row needs a vector; drop "
+                         f"them first, e.g. df.dropna(subset=[{column!r}])")
+    lengths = np.unique(values.value_lengths().drop_null().to_numpy(zero_copy_only=False))
+    if len(lengths) > 1:
+        raise ValueError(f"column {column!r} holds vectors of {len(lengths)} different lengths "
+                         f"({', '.join(map(str, lengths[:4]))}...): every vector needs the same d")
+    dims = int(lengths[0]) if len(lengths) else 0
+    valid = ~np.asarray(values.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if not dims:
+        return np.full((len(values), 0), np.nan, dtype=np.float32)
+    present = values.drop_null() if values.null_count else values
+    flat = present.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, dims)
+    if valid.all():
+        return flat
+    out = np.full((len(values), dims), np.nan, dtype=np.float32)
+    out[valid] = flat
+    return out
 
 
 def vector_columns(df: pd.DataFrame) -> list[str]:
@@ -106,9 +142,8 @@ def read_parquet(path: str | Path) -> pd.DataFrame:
     vector_meta = json.loads(meta.get(b"skytells_vectors", b"{}"))
     matrices = {}
     for name, info in vector_meta.items():
-        col = table.column(name + "_embedding").combine_chunks()
-        matrices[name] = (col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                          .reshape(len(col), info["dimensions"]), info.get("model"))
+        matrices[name] = (arrow_matrix(table.column(name + "_embedding"), name + "_embedding", allow_missing=True),
+                          info.get("model"))
         table = table.drop_columns([name + "_embedding"])
     df = table.to_pandas()
     if b"skytells" in meta:

@@ -80,3 +80,22 @@ def test_rows_of_a_mapped_file_are_read_exactly(tmp_path, rng):
     rows = np.array([0, 5, 17, 2999])
     np.testing.assert_array_equal(read_rows(mapped, rows), matrix[rows])
     np.testing.assert_array_equal(read_rows(mapped[1000:], rows[:3]), matrix[1000 + rows[:3]])
+
+
+def test_one_reader_for_vector_columns_names_the_column_and_the_fix():
+    import pyarrow as pa
+
+    from skytells_lab.notebook.vectors import arrow_matrix
+
+    m = np.arange(12, dtype=np.float32).reshape(4, 3)
+    assert np.array_equal(arrow_matrix(pa.FixedSizeListArray.from_arrays(pa.array(m.ravel()), 3)), m)
+    holes = pa.array([[1.0, 2.0], None, [3.0, 4.0]])
+    out = arrow_matrix(holes, allow_missing=True)
+    assert np.isnan(out[1]).all() and out[2].tolist() == [3.0, 4.0]
+    with pytest.raises(ValueError, match="'v' has 1 empty rows.*dropna"):
+        arrow_matrix(holes, "v")
+    with pytest.raises(ValueError, match="different lengths"):
+        arrow_matrix(pa.array([[1.0], [1.0, 2.0]]), "v")
+    with pytest.raises(ValueError, match="lists of floats"):
+        arrow_matrix(pa.array([1.0]), "v")
+    assert arrow_matrix(pa.array([], pa.list_(pa.float32()))).shape == (0, 0)
