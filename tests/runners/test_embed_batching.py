@@ -149,3 +149,15 @@ def test_an_error_reaches_only_the_request_that_caused_it(small_budget):
     vectors, tokens = batcher.embed(["good"])
     assert vectors.shape == (1, 384) and tokens == 3
     batcher.close()
+
+
+def test_small_passes_by_default_on_a_cpu_and_large_on_a_gpu():
+    from skytells_lab.local.runners.embeddings import SentenceTransformerRunner
+    from skytells_lab.local.runners.token_batching import batch_limits
+
+    assert batch_limits("cpu") == (4096, 16)
+    assert batch_limits("cuda:0") == (16384, 512)
+    assert batch_limits("cpu", 1024, 8) == (1024, 8)
+    runner = SentenceTransformerRunner(device="cpu", backend="torch")
+    assert (runner.max_batch_tokens, runner.batch_size) == (4096, 16)
+    assert SentenceTransformerRunner(device="cpu", batch_size=64).batch_size == 64

@@ -28,6 +28,18 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BATCH_TOKENS = 16384  # TEI's default max_batch_tokens
 DEFAULT_MAX_BATCH_SIZE = 512
+# On a CPU small passes win: MiniLM on 2 cores ran the same texts ~30 % faster in passes of 16 texts than of
+# 64 (torch and ONNX alike: attention's cost grows with the pass and the caches stop holding it).
+CPU_MAX_BATCH_TOKENS = 4096
+CPU_MAX_BATCH_SIZE = 16
+
+
+def batch_limits(device: str, max_batch_tokens: int | None = None,
+                 max_batch_size: int | None = None) -> tuple[int, int]:
+    """(max_batch_tokens, max_batch_size) for a device: what was asked for, else that device's default."""
+    cpu = str(device).startswith("cpu")
+    return (max_batch_tokens or (CPU_MAX_BATCH_TOKENS if cpu else DEFAULT_MAX_BATCH_TOKENS),
+            max_batch_size or (CPU_MAX_BATCH_SIZE if cpu else DEFAULT_MAX_BATCH_SIZE))
 
 
 def plan_batches(lengths: Sequence[int], max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
