@@ -122,6 +122,12 @@ def symmetric_connected(graph, unit: np.ndarray, *, metric: str = "cosine"):
         cols += [b, a]
         data += [d, d]
     rows, cols, data = (np.concatenate(part) for part in (rows, cols, data))
+    # i->j and j->i can come from different BLAS blocks and differ in the last bit: give both the smaller,
+    # so the matrix is exactly symmetric (HDBSCAN refuses it otherwise)
+    pair = np.minimum(rows, cols).astype(np.int64) * n + np.maximum(rows, cols)
+    order = np.lexsort((data, pair))
+    starts = np.flatnonzero(np.r_[True, np.diff(pair[order]) != 0])
+    data = np.repeat(data[order][starts], np.diff(np.r_[starts, len(order)]))[np.argsort(order, kind="stable")]
     # union of the edges, each once, built directly so the explicit zeros (each row itself) stay:
     # scipy's maximum() and + would drop them, and HDBSCAN counts the row itself in its core distance
     keys, first = np.unique(rows.astype(np.int64) * n + cols, return_index=True)
