@@ -48,3 +48,14 @@ async def async_client(local_server):
 
     async with AsyncSkytells(base_url=local_server.url) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def sentence_transformer():
+    """The bundled all-MiniLM-L6-v2 loaded by sentence-transformers itself: the reference the runner's
+    vectors are checked against (the runner loads the same weights through transformers alone)."""
+    from sentence_transformers import SentenceTransformer
+
+    from skytells_lab.local.runners.embeddings import default_model_path
+
+    return SentenceTransformer(default_model_path(), device="cpu", local_files_only=True)

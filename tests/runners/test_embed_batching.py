@@ -76,9 +76,9 @@ def test_forward_passes_respect_the_budget(small_budget):
     assert vectors.shape == (24, 384)
 
 
-def test_vectors_match_sentence_transformers_encode(small_budget):
+def test_vectors_match_sentence_transformers_encode(small_budget, sentence_transformer):
     texts = mixed_texts()
-    reference = small_budget.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    reference = sentence_transformer.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert min_cosine(small_budget.embed(texts), reference) >= 0.9999
 
 

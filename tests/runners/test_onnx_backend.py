@@ -29,12 +29,12 @@ def onnx_runner(model_cache):
     return runner
 
 
-def test_the_export_gives_the_torch_vectors(onnx_runner, embedder):
+def test_the_export_gives_the_torch_vectors(onnx_runner, sentence_transformer):
     assert onnx_runner.backend_used == "onnx"
     files = sorted(p.name for p in onnx_runner.onnx_folder().iterdir())
     assert files == [onnx_backend.INT8_FILE, onnx_backend.FLOAT32_FILE, onnx_backend.META_FILE]
     texts = mixed_texts()
-    reference = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    reference = sentence_transformer.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     vectors = onnx_runner.embed(texts)
     assert vectors.dtype == np.float32 and vectors.shape == reference.shape
     assert min_cosine(vectors, reference) >= 0.9999

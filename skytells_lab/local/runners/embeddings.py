@@ -1,4 +1,8 @@
-"""Text embeddings through sentence-transformers: all-MiniLM-L6-v2 by default, any local path or hub id too."""
+"""Text embeddings from sentence-transformers models: all-MiniLM-L6-v2 by default, any local path or hub id too.
+
+Folders of the common shape (Transformer, Pooling, Normalize) load through transformers alone (see
+:mod:`.pooled`: sentence-transformers' own import costs a shared server about 150 MiB); others, and hub ids,
+through sentence-transformers."""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import onnx_backend
+from . import onnx_backend, pooled
 from .base import EmbeddingRunner, cache_home, dtype_name, hub_offline, torch_dtype
 from .onnx_backend import BACKENDS, PRECISIONS
 from .token_batching import EmbeddingBatcher, Encoded, batch_limits
@@ -77,6 +81,7 @@ class SentenceTransformerRunner(EmbeddingRunner):
         self._forward = None
         self._dimensions: int | None = 384 if path is None else None
         self._lock = threading.Lock()
+        self._lowercase = False  # the model's do_lower_case, known once loaded
         self._batcher: EmbeddingBatcher | None = None
 
     @property
@@ -102,10 +107,16 @@ class SentenceTransformerRunner(EmbeddingRunner):
         return cache_home() / "onnx" / f"{self.slug}-{key}"
 
     def _load(self) -> None:
-        from sentence_transformers import SentenceTransformer
-
         path = self.path or default_model_path()
-        model = SentenceTransformer(path, device=self.device, local_files_only=hub_offline())
+        layout = pooled.read_layout(path)  # None for a hub id or a model of other modules
+        if layout is not None:
+            model = pooled.PooledTransformer(layout, device=self.device, local_files_only=True)
+            self._lowercase = layout.do_lower_case
+        else:
+            from sentence_transformers import SentenceTransformer
+
+            model = SentenceTransformer(path, device=self.device, local_files_only=hub_offline())
+            self._lowercase = bool(getattr(model[0], "do_lower_case", False))
         if self.dtype != "float32":
             model = model.to(torch_dtype(self.dtype))
         model.eval()
@@ -165,6 +176,12 @@ class SentenceTransformerRunner(EmbeddingRunner):
         return self._model
 
     @property
+    def transformer(self):
+        """The transformers model inside (a ``PreTrainedModel``), whichever way the model was loaded."""
+        model = self._model if self._model is not None else self.model  # _model: set while loading too
+        return model.auto_model if isinstance(model, pooled.PooledTransformer) else model[0].auto_model
+
+    @property
     def tokenizer(self):
         return self.model.tokenizer
 
@@ -197,7 +214,7 @@ class SentenceTransformerRunner(EmbeddingRunner):
     def _tokenize(self, texts: list[str]) -> list[Encoded]:
         """The batcher's tokenizer thread: each text cut (see :meth:`cut`), then its ids, as the model's
         own preprocessing makes them (special tokens, truncation at max_seq_length)."""
-        texts = self.cut(texts)
+        texts = self._as_read(texts)
         limit = int(self._model.max_seq_length)
         with self._lock:  # the fast tokenizer is not safe to share between threads
             enc = self._model.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)
@@ -210,10 +227,15 @@ class SentenceTransformerRunner(EmbeddingRunner):
         if not texts:
             return 0
         limit = self.model.max_seq_length
-        texts = self.cut(texts)
+        texts = self._as_read(texts)
         with self._lock:
             ids = self.tokenizer(texts, add_special_tokens=True, truncation=True, max_length=limit)["input_ids"]
         return sum(len(i) for i in ids)
+
+    def _as_read(self, texts: list[str]) -> list[str]:
+        """The texts as the model reads them: cut, and lowercased where the model says do_lower_case."""
+        texts = self.cut(texts)
+        return [t.lower() for t in texts] if self._lowercase else texts
 
     def cut(self, texts: list[str]) -> list[str]:
         """Each text cut, before tokenizing, to a prefix that still holds the model's first `max_seq_length`

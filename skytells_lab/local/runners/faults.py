@@ -39,7 +39,7 @@ class ScrambledEmbeddingRunner(SentenceTransformerRunner):
         import torch
 
         super()._load()
-        weights = self._model[0].auto_model.get_input_embeddings().weight
+        weights = self.transformer.get_input_embeddings().weight
         tokenizer = self._model.tokenizer
         generator = torch.Generator().manual_seed(self.seed)
         with torch.no_grad():

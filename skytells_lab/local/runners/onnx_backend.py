@@ -1,5 +1,7 @@
 """An ONNX Runtime copy of a mean-pooled sentence-transformers model, exported once from its own weights.
 
+The model is the runner's :class:`~skytells_lab.local.runners.pooled.PooledTransformer`.
+
 ``prepare_onnx(model, folder)`` (run by ``skytells-lab prepare``) writes, nothing downloaded:
 
 - ``model.onnx``: the transformer, mean pooling and L2 normalization in one float32 graph, exported by
@@ -50,14 +52,16 @@ def sample_texts(n: int = 48) -> list[str]:
 
 
 def supports(model: Any) -> str | None:
-    """Why ``model`` (a SentenceTransformer) cannot be exported, or None when it can."""
-    modules = list(model)
-    names = [type(m).__name__ for m in modules]
-    if names[:2] != ["Transformer", "Pooling"] or any(n != "Normalize" for n in names[2:]):
+    """Why ``model`` (the runner's loaded model) cannot be exported, or None when it can: the export takes
+    mean-pooled Transformer + Pooling (+ Normalize) models, which load as a
+    :class:`~skytells_lab.local.runners.pooled.PooledTransformer`."""
+    from .pooled import PooledTransformer
+
+    if not isinstance(model, PooledTransformer):
+        names = [type(m).__name__ for m in model] if hasattr(model, "__iter__") else [type(model).__name__]
         return f"the ONNX export takes Transformer + Pooling (+ Normalize) models, this one is {names}"
-    mode = getattr(modules[1], "pooling_mode", None)
-    if mode not in ("mean", ["mean"]) and not getattr(modules[1], "pooling_mode_mean_tokens", False):
-        return f"the ONNX export takes mean-pooled models, this one pools by {mode!r}"
+    if model.pooling != "mean":
+        return f"the ONNX export takes mean-pooled models, this one pools by {model.pooling!r}"
     return None
 
 
@@ -92,10 +96,9 @@ def _export(model: Any, path: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    transformer = model[0]
     folder = _weights_folder(model)
     hf = AutoModel.from_pretrained(folder, attn_implementation="eager", local_files_only=True).eval()
-    takes_types = "token_type_ids" in (getattr(transformer, "tokenizer", None) or model.tokenizer).model_input_names
+    takes_types = "token_type_ids" in model.tokenizer.model_input_names
 
     class Pooled(torch.nn.Module):
         def __init__(self, inner):
@@ -125,7 +128,7 @@ def _export(model: Any, path: Path) -> None:
 
 def _optimize(model: Any, raw: Path, out: Path) -> bool:
     """ONNX Runtime's transformer fusions for BERT-like models; False (``raw`` kept as is) for others."""
-    config = model[0].auto_model.config
+    config = model.auto_model.config
     if getattr(config, "model_type", None) not in ("bert", "roberta", "xlm-roberta"):
         shutil.copyfile(raw, out)
         return False
@@ -152,8 +155,7 @@ def _quantize(raw: Path, out: Path) -> None:
 
 
 def _weights_folder(model: Any) -> str:
-    auto = model[0].auto_model
-    return str(getattr(auto, "name_or_path", None) or auto.config._name_or_path)
+    return str(model.layout.folder)
 
 
 def source_stamp(model: Any) -> dict:
@@ -241,7 +243,7 @@ def read_meta(folder: Path) -> dict | None:
 
 
 def prepare_onnx(model: Any, folder: Path, *, measure_speed: bool = True, force: bool = False) -> dict:
-    """Export ``model`` (a loaded SentenceTransformer) into ``folder`` unless an export of the same weights is
+    """Export ``model`` (a loaded PooledTransformer) into ``folder`` unless an export of the same weights is
     there; returns prepare.json's content with ``created`` telling whether this call made the files."""
     folder = Path(folder)
     reason = supports(model)
