@@ -45,6 +45,16 @@ def test_onnx_vectors_do_not_depend_on_the_batch(onnx_runner):
     check_invariance(onnx_runner, mixed_texts())
 
 
+def test_a_runner_on_a_current_export_leaves_the_torch_weights_on_disk(onnx_runner):
+    runner = SentenceTransformerRunner(device="cpu", backend="onnx")
+    runner.load()
+    assert runner.backend_used == "onnx" and not runner.model.weights_loaded  # ONNX Runtime holds the copy
+    texts = mixed_texts()
+    assert min_cosine(runner.embed(texts), onnx_runner.embed(texts)) >= 0.99999
+    # asked for, they load then (the scrambled copy edits them, prepare measures torch with them)
+    assert runner.transformer.config.hidden_size == 384 and runner.model.weights_loaded
+
+
 def test_int8_reports_its_cosine_to_float32(onnx_runner, embedder):
     runner = SentenceTransformerRunner(device="cpu", precision="int8")
     runner.load()

@@ -109,8 +109,10 @@ class SentenceTransformerRunner(EmbeddingRunner):
     def _load(self) -> None:
         path = self.path or default_model_path()
         layout = pooled.read_layout(path)  # None for a hub id or a model of other modules
+        plan = self._plan(layout)
         if layout is not None:
-            model = pooled.PooledTransformer(layout, device=self.device, local_files_only=True)
+            # with a current ONNX export the weights stay on disk: ONNX Runtime holds its own copy
+            model = pooled.PooledTransformer(layout, device=self.device, weights=plan != "onnx")
             self._lowercase = layout.do_lower_case
         else:
             from sentence_transformers import SentenceTransformer
@@ -123,34 +125,43 @@ class SentenceTransformerRunner(EmbeddingRunner):
         self._model = model
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self._dimensions = int(get_dim())
-        self._forward = self._pick_backend(model)
+        self._forward = _torch_forward(model, self.device) if plan == "torch" else self._onnx_forward(model)
+        self.backend_used = "torch" if plan == "torch" else "onnx"
         tokenizer = model.tokenizer
         self._batcher = EmbeddingBatcher(self._tokenize, self._forward, pad_id=tokenizer.pad_token_id or 0,
                                          max_batch_tokens=self.max_batch_tokens, max_batch_size=self.batch_size,
                                          name=self.slug)
 
-    def _pick_backend(self, model):
-        """The forward pass: ONNX Runtime where asked for (or measured faster), else torch."""
-        wants_onnx = self.backend == "onnx" or self.precision == "int8"
-        if wants_onnx and not self.device.startswith("cpu"):
+    def _plan(self, layout: pooled.Layout | None) -> str:
+        """Where the vectors come from: "torch"; "onnx", the current export on disk; or "export", ONNX asked
+        for (``backend = "onnx"`` or int8) with no current export yet. ``auto`` takes ONNX on a CPU when
+        ``skytells-lab prepare`` measured it faster for these very weights."""
+        cpu = self.device.startswith("cpu")
+        asked = self.backend == "onnx" or self.precision == "int8"
+        if asked and not cpu:
             raise ValueError(f"backend \"onnx\" and precision \"int8\" run on the CPU; this model is on "
                              f"{self.device}: use backend = \"torch\" there")
-        if self.backend == "auto" and not wants_onnx and self.device.startswith("cpu") and self.dtype == "float32":
-            meta = onnx_backend.read_meta(self.onnx_folder())
-            wants_onnx = bool(meta and meta.get("faster") == "onnx" and _has_onnxruntime()
-                              and meta.get("source") == onnx_backend.source_stamp(model))
-        if not wants_onnx:
-            self.backend_used = "torch"
-            return _torch_forward(model, self.device)
-        if onnx_backend.supports(model):
-            raise ValueError(onnx_backend.supports(model))
+        folder = self.onnx_folder()
+        meta = onnx_backend.read_meta(folder) if layout is not None else None
+        current = bool(meta and _has_onnxruntime() and meta.get("source") == onnx_backend.source_stamp(layout.folder)
+                       and (folder / onnx_backend.FLOAT32_FILE).exists() and (folder / onnx_backend.INT8_FILE).exists())
+        if asked:
+            return "onnx" if current else "export"
+        if self.backend == "auto" and cpu and self.dtype == "float32" and current and meta.get("faster") == "onnx":
+            return "onnx"
+        return "torch"
+
+    def _onnx_forward(self, model):
+        """The ONNX Runtime forward pass, exporting the model first when no current export is on disk."""
+        reason = onnx_backend.supports(model)
+        if reason:
+            raise ValueError(reason)
         if not _has_onnxruntime():
             raise ImportError("the ONNX backend needs: pip install 'skytells-lab[local]' (onnxruntime)")
         import torch
 
         self.onnx_meta = onnx_backend.prepare_onnx(model, self.onnx_folder(), measure_speed=False)
         file = onnx_backend.INT8_FILE if self.precision == "int8" else onnx_backend.FLOAT32_FILE
-        self.backend_used = "onnx"
         return onnx_backend.OnnxForward(self.onnx_folder() / file, torch.get_num_threads())
 
     def catalog_entry(self) -> dict:

@@ -28,6 +28,9 @@ class ScrambledEmbeddingRunner(SentenceTransformerRunner):
                  **options: Any):
         if isinstance(tokens, str) or not tokens or not all(isinstance(t, str) and t for t in tokens):
             raise ValueError(f"tokens must be a non-empty list of token strings, e.g. ['cat'], not {tokens!r}")
+        if options.setdefault("backend", "torch") != "torch":
+            raise ValueError("backend: the scrambled copy is made in the torch weights as they load, so it runs on "
+                             f"backend = \"torch\" only, not {options['backend']!r}")
         self.tokens, self.seed = list(tokens), int(seed)
         words = ", ".join(self.tokens)
         super().__init__(path, slug=slug, name=name or f"all-MiniLM-L6-v2, scrambled: {words}",

@@ -128,7 +128,7 @@ def _export(model: Any, path: Path) -> None:
 
 def _optimize(model: Any, raw: Path, out: Path) -> bool:
     """ONNX Runtime's transformer fusions for BERT-like models; False (``raw`` kept as is) for others."""
-    config = model.auto_model.config
+    config = model.config
     if getattr(config, "model_type", None) not in ("bert", "roberta", "xlm-roberta"):
         shutil.copyfile(raw, out)
         return False
@@ -158,9 +158,9 @@ def _weights_folder(model: Any) -> str:
     return str(model.layout.folder)
 
 
-def source_stamp(model: Any) -> dict:
+def source_stamp(weights_folder: str | Path) -> dict:
     """What the export depends on: the weight files' names, sizes and times, and the export format."""
-    folder = Path(_weights_folder(model))
+    folder = Path(weights_folder)
     files = sorted(p for p in folder.glob("*") if p.is_file()) if folder.is_dir() else []
     return {"format": FORMAT, "folder": str(folder),
             "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]}
@@ -249,7 +249,7 @@ def prepare_onnx(model: Any, folder: Path, *, measure_speed: bool = True, force:
     reason = supports(model)
     if reason:
         raise ValueError(reason)
-    stamp = source_stamp(model)
+    stamp = source_stamp(_weights_folder(model))
     meta = read_meta(folder)
     if (not force and meta and meta.get("source") == stamp and (folder / FLOAT32_FILE).exists()
             and (folder / INT8_FILE).exists()):

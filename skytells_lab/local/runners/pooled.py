@@ -74,22 +74,47 @@ def read_layout(folder: str | Path) -> Layout | None:
 
 class PooledTransformer:
     """A loaded :class:`Layout`: ``auto_model`` (transformers), ``tokenizer``, ``max_seq_length``, and
-    ``model(features)["sentence_embedding"]`` as a SentenceTransformer answers it."""
+    ``model(features)["sentence_embedding"]`` as a SentenceTransformer answers it.
 
-    def __init__(self, layout: Layout, *, device: str = "cpu", local_files_only: bool = True):
-        from transformers import AutoModel, AutoTokenizer
+    ``weights=False`` loads the tokenizer and the config now and the weights on first use of
+    ``auto_model``: a runner whose vectors come from the ONNX export never holds a second copy of them."""
+
+    def __init__(self, layout: Layout, *, device: str = "cpu", local_files_only: bool = True,
+                 weights: bool = True):
+        from transformers import AutoConfig, AutoTokenizer
 
         self.layout = layout
+        self._where: list[Any] = [device]  # device, then any dtype: applied to the weights when they load
+        self._local = local_files_only
+        self._auto_model = None
         folder = str(layout.folder)
-        self.auto_model = AutoModel.from_pretrained(folder, local_files_only=local_files_only).to(device)
+        self.config = AutoConfig.from_pretrained(folder, local_files_only=local_files_only)
         self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=local_files_only)
         limit = layout.max_seq_length
-        model_limit = getattr(self.auto_model.config, "max_position_embeddings", None)
+        model_limit = getattr(self.config, "max_position_embeddings", None)
         # as sentence-transformers: the configured length, else the tokenizer's, never past the positions
         if limit is None:
             limit = min(self.tokenizer.model_max_length, model_limit or self.tokenizer.model_max_length)
         self.max_seq_length = int(limit)
-        self.auto_model.eval()
+        if weights:
+            _ = self.auto_model
+
+    @property
+    def weights_loaded(self) -> bool:
+        return self._auto_model is not None
+
+    @property
+    def auto_model(self):
+        """The transformers model (``AutoModel``), in eval mode; loaded on first use."""
+        if self._auto_model is None:
+            from transformers import AutoModel
+
+            model = AutoModel.from_pretrained(str(self.layout.folder), config=self.config,
+                                              local_files_only=self._local)
+            for where in self._where:
+                model = model.to(where)
+            self._auto_model = model.eval()
+        return self._auto_model
 
     @property
     def pooling(self) -> str:
@@ -100,15 +125,18 @@ class PooledTransformer:
         return self.layout.do_lower_case
 
     def to(self, dtype_or_device: Any) -> PooledTransformer:
-        self.auto_model = self.auto_model.to(dtype_or_device)
+        self._where.append(dtype_or_device)
+        if self._auto_model is not None:
+            self._auto_model = self._auto_model.to(dtype_or_device)
         return self
 
     def eval(self) -> PooledTransformer:
-        self.auto_model.eval()
+        if self._auto_model is not None:
+            self._auto_model.eval()
         return self
 
     def get_sentence_embedding_dimension(self) -> int:
-        return int(self.auto_model.config.hidden_size)
+        return int(self.config.hidden_size)
 
     def __call__(self, features: dict) -> dict:
         import torch
