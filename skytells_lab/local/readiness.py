@@ -1,8 +1,9 @@
 """Readiness: the models a server loads as it starts, and where each model stands.
 
-A model is ``ready`` once its weights are loaded, ``loading`` while the server loads it at start (or waits to,
-behind another), ``failed`` when that load raised (a later request tries again), and ``cold`` when it is left
-to load on its first request (the default: ``cold_boot`` in its catalog entry says so). The server is ready
+A model is ``ready`` once its weights are loaded, ``loading`` while the server loads it (at start, or for the
+first request that needs it; also while it waits behind another model's load), ``failed`` when its load at
+start raised (a later request tries again), and ``cold`` when it is left to load on its first request and
+none came yet (the default: ``cold_boot`` in its catalog entry says so). The server is ready
 when no model it loads at start is still loading or failed: with nothing preloaded it is ready at once.
 """
 
@@ -77,7 +78,7 @@ class Readiness:
         for slug, runner in self._runners.items():
             if runner.loaded:
                 out[slug] = "ready"
-            elif slug in loading:
+            elif slug in loading or getattr(runner, "loading", False):
                 out[slug] = "loading"
             elif slug in failed:
                 out[slug] = "failed"

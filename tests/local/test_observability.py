@@ -273,3 +273,22 @@ def test_serve_log_format_json_writes_one_line_per_request_and_no_key(tmp_path):
         assert entry["time"].endswith("Z") and entry["duration_s"] >= 0 and entry["client"] == "127.0.0.1"
     for line in stderr_text.splitlines():  # uvicorn's own lines are JSON too
         assert json.loads(line)["level"]
+
+
+def test_a_model_loading_for_its_first_request_reports_loading_not_cold(tmp_path):
+    lazy = GatedEmbedder("lazy-embedder")
+    try:
+        with start_server(data_dir=tmp_path, device="cpu", runners=[lazy]) as srv, \
+                Skytells(None, srv.url, backoff_base=0.01) as client:
+            assert httpx.get(f"{srv.url}/health").json()["model_states"] == {"lazy-embedder": "cold"}
+            request = threading.Thread(target=client.embed, args=(["a text"],), kwargs={"model": "lazy-embedder"})
+            request.start()
+            assert lazy.entered.wait(60)
+            health = httpx.get(f"{srv.url}/health").json()  # ready: nothing is preloaded, the server serves
+            assert health["ready"] is True and health["model_states"] == {"lazy-embedder": "loading"}
+            assert value(scrape(srv.url), "skytells_lab_model_state", model="lazy-embedder", state="loading") == 1
+            lazy.gate.set()
+            request.join(60)
+            assert httpx.get(f"{srv.url}/health").json()["model_states"] == {"lazy-embedder": "ready"}
+    finally:
+        lazy.gate.set()

@@ -207,6 +207,8 @@ class Runner:
         self._device: str | None = None if device in (None, "", "auto") else str(device)
         self.dtype = dtype_name(dtype)
         self._loaded = False
+        self._loading = 0  # loads in progress or waiting for the process's load lock
+        self._loading_lock = threading.Lock()
         self.load_seconds: float | None = None
 
     @property
@@ -219,17 +221,28 @@ class Runner:
     def loaded(self) -> bool:
         return self._loaded
 
+    @property
+    def loading(self) -> bool:
+        """Whether a load is under way (or waiting behind another model's), from any thread."""
+        return self._loading > 0 and not self._loaded
+
     def load(self) -> None:
         if self._loaded:
             return
-        with _LOAD_LOCK, library_progress_bars_off():
-            if not self._loaded:
-                import time
+        with self._loading_lock:
+            self._loading += 1
+        try:
+            with _LOAD_LOCK, library_progress_bars_off():
+                if not self._loaded:
+                    import time
 
-                start = time.perf_counter()
-                self._load()
-                self.load_seconds = time.perf_counter() - start
-                self._loaded = True
+                    start = time.perf_counter()
+                    self._load()
+                    self.load_seconds = time.perf_counter() - start
+                    self._loaded = True
+        finally:
+            with self._loading_lock:
+                self._loading -= 1
 
     def _load(self) -> None:
         raise NotImplementedError
