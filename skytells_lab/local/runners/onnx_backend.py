@@ -82,13 +82,20 @@ class OnnxForward:
     """``forward(input_ids, attention_mask, token_type_ids)`` -> unit float32 vectors, through ONNX Runtime."""
 
     def __init__(self, path: Path, threads: int | None = None):
+        import onnxruntime as ort
+
         self.path = Path(path)
         self._session = session(self.path, threads)
         self._inputs = {i.name for i in self._session.get_inputs()}
+        # The CPU arena keeps the largest pass's activations (66 MB for MiniLM at 16 x 256 tokens) for the life
+        # of the server; shrinking it after each pass gave them back at no measured cost in speed (2.23-2.34 s
+        # against 2.22-2.34 s for 400 texts), where turning the arena off cost 30 %.
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray) -> np.ndarray:
         feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-        return self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        return self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs}, self._run_options)[0]
 
 
 def _export(model: Any, path: Path) -> None:
