@@ -226,10 +226,11 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     Returns the process and the environment every kernel of the session needs: ``SKYTELLS_BASE_URL`` (so
     ``sl.connect()`` uses this server and the models load once, not per kernel) and
     ``SKYTELLS_WEBHOOK_SECRET`` (the server's webhook signing secret, so a kernel's ``WebhookInbox``
-    verifies its deliveries) and ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
+    verifies its deliveries), ``MALLOC_ARENA_MAX`` (2 unless already set, for the server too: glibc
     otherwise gives each of the server's request and torch threads its own heap arena, which keeps freed
-    activation memory resident; measured in benchmarks/bench_binder_memory.py). Besides the built-in models
-    it serves tutorial 06's damaged model, and its chat model in bfloat16 (see ``_session_models``; the
+    activation memory resident; measured in benchmarks/bench_binder_memory.py) and
+    ``MALLOC_MMAP_THRESHOLD_`` (1 MiB for the kernels unless set; the server's is 64 KiB). Besides the
+    built-in models it serves tutorial 06's damaged model, and its chat model in bfloat16 (see ``_session_models``; the
     config is written to ``session.toml`` in the data dir). `skytells-lab lab` and
     Binder's ``binder/start`` (through `skytells-lab session`) both start the session this way.
     """
@@ -244,10 +245,13 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
     arenas = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
-    # the server only: every allocation of 64 KiB or more its own mapping, handed back to the system when freed.
+    # every allocation of 64 KiB or more its own mapping in the server, handed back to the system when freed.
     # glibc otherwise raises that threshold to 32 MiB once a big block is freed, and the model's activations
     # (12 MiB a layer for a batch of 64 texts) then stay in the heap: 115 MiB more after embedding 800
-    # texts, measured; the kernels keep the default (pandas makes many mid-size arrays)
+    # texts, measured. The kernels get 1 MiB (pandas makes many small arrays, which stay in the heap): it
+    # keeps the dynamic threshold from growing too, and tutorial 04's kernel ends 54 MiB lower (395 MiB
+    # anonymous instead of 449, the same 9 s), its big map's temporaries given back.
+    arenas["MALLOC_MMAP_THRESHOLD_"] = os.environ.get("MALLOC_MMAP_THRESHOLD_", "1048576")
     env.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
     config = folder / "session.toml"
     config.write_text(session_config_toml(), encoding="utf-8")

@@ -21,11 +21,12 @@ def test_start_runs_the_session_server_then_execs_its_arguments(tmp_path):
     env["SKYTELLS_LAB_HOME"] = str(tmp_path)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # skytells-lab, as on Binder
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    show = 'echo "$SKYTELLS_BASE_URL $SKYTELLS_WEBHOOK_SECRET $SKYTELLS_LAB_SESSION_PID $MALLOC_ARENA_MAX $$"'
+    show = ('echo "$SKYTELLS_BASE_URL $SKYTELLS_WEBHOOK_SECRET $SKYTELLS_LAB_SESSION_PID $MALLOC_ARENA_MAX '
+            '$MALLOC_MMAP_THRESHOLD_ $$"')
     proc = subprocess.run(["bash", str(REPO / "binder" / "start"), "bash", "-c", show], env=env,
                           capture_output=True, text=True, timeout=150, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    url, secret, pid, arenas, _ = proc.stdout.split()
+    url, secret, pid, arenas, threshold, _ = proc.stdout.split()
     try:
         assert url.startswith("http://127.0.0.1:") and url.endswith("/v1")
         assert httpx.get(f"{url}/health", timeout=10).status_code == 200  # it outlives the start script
@@ -34,6 +35,7 @@ def test_start_runs_the_session_server_then_execs_its_arguments(tmp_path):
         server_env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
         assert arenas == "2" and b"MALLOC_ARENA_MAX=2" in server_env
         assert b"MALLOC_MMAP_THRESHOLD_=65536" in server_env  # freed activations go back to the system
+        assert threshold == "1048576"  # the kernels': their big temporaries go back too, small arrays stay
     finally:
         os.kill(int(pid), signal.SIGTERM)
 

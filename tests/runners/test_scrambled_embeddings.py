@@ -30,5 +30,5 @@ def test_a_word_that_is_not_one_token_is_named_when_the_copy_loads():
 def test_the_copy_runs_on_torch_only():
     # its damage is made in the torch weights: an ONNX export of the same folder would hold the intact model
     with pytest.raises(ValueError, match='backend = "torch" only'):
-        build_runner({"runner": "embeddings-scrambled", "tokens": ["cat"], "backend": "auto"}, "cpu")
+        ScrambledEmbeddingRunner(tokens=["cat"], backend="auto", device="cpu")
     assert ScrambledEmbeddingRunner(device="cpu").backend == "torch"
