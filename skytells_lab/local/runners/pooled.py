@@ -109,8 +109,11 @@ class PooledTransformer:
         if self._auto_model is None:
             from transformers import AutoModel
 
-            model = AutoModel.from_pretrained(str(self.layout.folder), config=self.config,
-                                              local_files_only=self._local)
+            from .base import library_progress_bars_off
+
+            with library_progress_bars_off():  # a first use outside Runner.load shows no "Loading weights" bar
+                model = AutoModel.from_pretrained(str(self.layout.folder), config=self.config,
+                                                  local_files_only=self._local)
             for where in self._where:
                 model = model.to(where)
             self._auto_model = model.eval()
