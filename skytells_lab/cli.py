@@ -244,14 +244,14 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
     folder.mkdir(parents=True, exist_ok=True)
     port = port or _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("SKYTELLS_LAB_SERVER_KEY",)}
-    arenas = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
+    malloc = {"MALLOC_ARENA_MAX": env.setdefault("MALLOC_ARENA_MAX", "2")}
     # every allocation of 64 KiB or more its own mapping in the server, handed back to the system when freed.
     # glibc otherwise raises that threshold to 32 MiB once a big block is freed, and the model's activations
     # (12 MiB a layer for a batch of 64 texts) then stay in the heap: 115 MiB more after embedding 800
     # texts, measured. The kernels get 1 MiB (pandas makes many small arrays, which stay in the heap): it
     # keeps the dynamic threshold from growing too, and tutorial 04's kernel ends 54 MiB lower (395 MiB
     # anonymous instead of 449, the same 9 s), its big map's temporaries given back.
-    arenas["MALLOC_MMAP_THRESHOLD_"] = os.environ.get("MALLOC_MMAP_THRESHOLD_", "1048576")
+    malloc["MALLOC_MMAP_THRESHOLD_"] = os.environ.get("MALLOC_MMAP_THRESHOLD_", "1048576")
     env.setdefault("MALLOC_MMAP_THRESHOLD_", "65536")
     config = folder / "session.toml"
     config.write_text(session_config_toml(), encoding="utf-8")
@@ -280,7 +280,7 @@ def start_session_server(*, device: str = "auto", data_dir: str | os.PathLike | 
         time.sleep(0.2)
     # started without an api key or a configured secret, the server signs with the secret it keeps here
     secret = (folder / "webhook_secret").read_text().strip()
-    return process, {"SKYTELLS_BASE_URL": url, "SKYTELLS_WEBHOOK_SECRET": secret, **arenas}
+    return process, {"SKYTELLS_BASE_URL": url, "SKYTELLS_WEBHOOK_SECRET": secret, **malloc}
 
 
 def stop_session_server(process: subprocess.Popen, timeout: float = 15.0) -> None:

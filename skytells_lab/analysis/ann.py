@@ -20,6 +20,7 @@ import numpy as np
 
 from skytells_lab.analysis.blocks import blocks
 from skytells_lab.analysis.neighbors import KNNGraph
+from skytells_lab.analysis.quantize import candidate_scores
 
 HNSW_M = 32
 EF_CONSTRUCTION = 64
@@ -59,7 +60,8 @@ def hnsw_knn(index, unit: np.ndarray, k: int, *, rows=None, ef_search: int | Non
         chunk = rows[start:stop]
         queries = np.ascontiguousarray(unit[chunk], dtype=np.float32)
         _, found = index.search(queries, k + 1)
-        found_s = exact_scores(unit, queries, found)
+        found_s = candidate_scores(unit, queries, np.maximum(found, 0))
+        found_s[found < 0] = -np.inf  # faiss pads with -1 where it found too few
         order = np.argsort(-found_s, axis=1, kind="stable")
         found, found_s = np.take_along_axis(found, order, 1), np.take_along_axis(found_s, order, 1)
         # drop each row itself (or, when a duplicate outranked it, the last hit)
@@ -71,18 +73,6 @@ def hnsw_knn(index, unit: np.ndarray, k: int, *, rows=None, ef_search: int | Non
         indices[start:stop] = found[keep].reshape(-1, k)
         scores[start:stop] = found_s[keep].reshape(-1, k)
     return KNNGraph(rows, indices, scores, n, index=labels)
-
-
-def exact_scores(unit: np.ndarray, queries: np.ndarray, found: np.ndarray, rows: int = 1024) -> np.ndarray:
-    """Float32 inner products of each query with its candidate rows (-inf where faiss padded with -1),
-    `rows` queries at a time so the gathered candidates stay a few MB."""
-    scores = np.empty(found.shape, np.float32)
-    for start in range(0, len(found), rows):
-        part = found[start:start + rows]
-        gathered = unit[np.maximum(part, 0)]
-        scores[start:start + rows] = np.einsum("qd,qkd->qk", queries[start:start + rows], gathered)
-    scores[found < 0] = -np.inf
-    return scores
 
 
 def approximate_knn(space, k: int = 10, *, rows=None, ef_search: int | None = None,

@@ -357,7 +357,16 @@ def candidate_count(precision: str, k: int, n: int, candidates: int | None) -> i
 
 def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,
             k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Exact float32 scores of each query's candidate rows; the k best, ordered like numpy_topk.
+    """Exact float32 scores of each query's candidate rows; the k best, ordered like numpy_topk."""
+    nq, count = candidates.shape
+    scores = candidate_scores(unit, queries, candidates)
+    top = RunningTopK(nq, k, len(unit))
+    top.add(np.repeat(np.arange(nq), count), candidates.ravel(), scores.ravel())
+    return top.result()
+
+
+def candidate_scores(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """(nq, count) exact float32 inner products of each query with its candidate rows of `unit`.
 
     Rows are gathered in sorted order (sequential reads when `unit` is a memory-mapped file)."""
     nq, count = candidates.shape
@@ -376,6 +385,4 @@ def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,
             gathered = np.take(unit, candidates[start:stop].ravel(), axis=0).reshape(stop - start, count, -1)
             # a batched matrix-vector product: BLAS, about 10x faster here than the same einsum
             scores[start:stop] = np.matmul(gathered, queries[start:stop, :, None])[..., 0]
-    top = RunningTopK(nq, k, len(unit))
-    top.add(np.repeat(np.arange(nq), count), candidates.ravel(), scores.ravel())
-    return top.result()
+    return scores

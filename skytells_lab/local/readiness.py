@@ -78,7 +78,7 @@ class Readiness:
         for slug, runner in self._runners.items():
             if runner.loaded:
                 out[slug] = "ready"
-            elif slug in loading or getattr(runner, "loading", False):
+            elif slug in loading or runner.loading:
                 out[slug] = "loading"
             elif slug in failed:
                 out[slug] = "failed"

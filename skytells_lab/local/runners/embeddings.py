@@ -141,13 +141,11 @@ class SentenceTransformerRunner(EmbeddingRunner):
         if asked and not cpu:
             raise ValueError(f"backend \"onnx\" and precision \"int8\" run on the CPU; this model is on "
                              f"{self.device}: use backend = \"torch\" there")
-        folder = self.onnx_folder()
-        meta = onnx_backend.read_meta(folder) if layout is not None else None
-        current = bool(meta and _has_onnxruntime() and meta.get("source") == onnx_backend.source_stamp(layout.folder)
-                       and (folder / onnx_backend.FLOAT32_FILE).exists() and (folder / onnx_backend.INT8_FILE).exists())
+        meta = (onnx_backend.current_export(self.onnx_folder(), layout.folder)
+                if layout is not None and _has_onnxruntime() else None)
         if asked:
-            return "onnx" if current else "export"
-        if self.backend == "auto" and cpu and self.dtype == "float32" and current and meta.get("faster") == "onnx":
+            return "onnx" if meta else "export"
+        if self.backend == "auto" and cpu and self.dtype == "float32" and meta and meta.get("faster") == "onnx":
             return "onnx"
         return "torch"
 

@@ -249,6 +249,16 @@ def read_meta(folder: Path) -> dict | None:
         return None
 
 
+def current_export(folder: Path, weights_folder: str | Path) -> dict | None:
+    """prepare.json's content when ``folder`` holds both exports, made from the weights as they are now."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    if (meta and meta.get("source") == source_stamp(weights_folder) and (folder / FLOAT32_FILE).exists()
+            and (folder / INT8_FILE).exists()):
+        return meta
+    return None
+
+
 def prepare_onnx(model: Any, folder: Path, *, measure_speed: bool = True, force: bool = False) -> dict:
     """Export ``model`` (a loaded PooledTransformer) into ``folder`` unless an export of the same weights is
     there; returns prepare.json's content with ``created`` telling whether this call made the files."""
@@ -257,9 +267,8 @@ def prepare_onnx(model: Any, folder: Path, *, measure_speed: bool = True, force:
     if reason:
         raise ValueError(reason)
     stamp = source_stamp(_weights_folder(model))
-    meta = read_meta(folder)
-    if (not force and meta and meta.get("source") == stamp and (folder / FLOAT32_FILE).exists()
-            and (folder / INT8_FILE).exists()):
+    meta = None if force else current_export(folder, _weights_folder(model))
+    if meta:
         if measure_speed and meta.get("faster") is None:  # exported on a first load, never measured: now
             meta.update(measure(model, folder))
             (folder / META_FILE).write_text(json.dumps(meta, indent=2))

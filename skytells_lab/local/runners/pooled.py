@@ -123,10 +123,6 @@ class PooledTransformer:
     def pooling(self) -> str:
         return self.layout.pooling
 
-    @property
-    def do_lower_case(self) -> bool:
-        return self.layout.do_lower_case
-
     def to(self, dtype_or_device: Any) -> PooledTransformer:
         self._where.append(dtype_or_device)
         if self._auto_model is not None:
