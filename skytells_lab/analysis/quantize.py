@@ -36,9 +36,6 @@ OVERSAMPLE = {"int8": 4, "binary": 100}
 MIN_CANDIDATES = 100
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
-# Rows per block of numkong's Hamming scan: 4096 x 100 uint32 distances (1.6 MB) stay in cache while
-# they are filtered; 1024 to 8192 measured the same (within 5%) at 1M x 100.
-BINARY_BLOCK_ROWS = 4096
 
 
 def check_precision(precision: str) -> str:
@@ -194,16 +191,18 @@ class BinaryCodes:
 
     def candidates(self, queries: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
                    progress: bool | None = None, backend: str = "auto") -> np.ndarray:
-        """(nq, count) rows with the smallest Hamming distance to each query's sign bits.
+        """(nq, count) rows with the smallest Hamming distance to each query's sign bits, ties to the lower row.
 
-        backend "auto" is numkong's packed Hamming kernel (AVX-512 popcount) when installed, else faiss
-        IndexBinaryFlat, else numpy; all three give the same distances (ties may pick other rows)."""
+        backend "auto" is the numba kernel (distances and selection in one pass on every core) when numba
+        is installed, else faiss IndexBinaryFlat, else numpy; all give the same distances, and numba and
+        numpy the same rows (faiss may break ties by other rows)."""
         qcodes = self.pack(queries)
-        if backend not in ("auto", "numkong", "faiss", "numpy"):
-            raise ValueError(f"backend must be 'auto', 'numkong', 'faiss' or 'numpy', got {backend!r}")
-        numkong = _numkong() if backend in ("auto", "numkong") else None
-        if numkong is not None:
-            return _numkong_candidates(numkong, self.codes, qcodes, count, exclude=exclude, progress=progress)
+        if backend not in ("auto", "numba", "faiss", "numpy"):
+            raise ValueError(f"backend must be 'auto', 'numba', 'faiss' or 'numpy', got {backend!r}")
+        kernels = _kernels() if backend in ("auto", "numba") else None
+        if kernels is not None:
+            spans = stream(self.codes, kernels.HAMMING_BLOCK_ROWS, progress=progress, desc="binary search")
+            return kernels.hamming_nearest(spans, qcodes, count, exclude=exclude)
         faiss = _faiss() if backend in ("auto", "faiss") else None
         if faiss is not None and self.codes.shape[1] % 8 == 0:
             if self._index is None:
@@ -234,96 +233,12 @@ class BinaryCodes:
         return top.result()[1]
 
 
-def _numkong():
+def _kernels():
     try:
-        import numkong
-    except ImportError:  # pragma: no cover - numkong comes with the faiss extra
+        from skytells_lab.analysis import kernels
+    except ImportError:  # pragma: no cover - numba is in the analysis extra
         return None
-    return numkong
-
-
-def _numkong_candidates(numkong, codes: np.ndarray, qcodes: np.ndarray, count: int, *,
-                        exclude: np.ndarray | None = None, progress: bool | None = None,
-                        threads: int | None = None) -> np.ndarray:
-    """The `count` rows nearest each query in Hamming distance (ties to the lower row, as numpy's stable
-    sort), scanned in blocks by numkong's packed kernel on every core (it releases the GIL).
-
-    Distances are small integers (0 .. bits), so each query's exact count-th best distance so far is
-    read off a histogram of the rows kept, updated from those rows alone; a block's (rows x nq) uint32
-    distances are filtered against it without converting them to float32, and the rows kept are sorted
-    once at the end. Converting and comparing all 100M float distances of a 1M x 100 search cost more
-    than the kernel, and merging the kept rows by lexsort as they came (RunningTopK) twice the kernel."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    n, nq = len(codes), len(qcodes)
-    packed = numkong.hammings_pack(np.ascontiguousarray(qcodes), dtype="uint1")
-    rows = BINARY_BLOCK_ROWS
-    spans = [(start, min(start + rows, n)) for start in range(0, n, rows)]
-    threads = max(1, min(threads or os.cpu_count() or 1, 2 if nq > 1 else 1, len(spans)))
-    bits = codes.shape[1] * 8
-    width = bits + 1
-    bar = _scan_bar(len(spans), progress)
-
-    def limit(histogram: np.ndarray) -> np.ndarray:
-        """Each query's count-th best distance among the rows counted (bits while fewer)."""
-        enough = np.cumsum(histogram, axis=1) >= count
-        return np.where(enough.any(axis=1), enough.argmax(axis=1), bits).astype(np.uint32)
-
-    def scan(part: int):
-        histogram = np.zeros((nq, width), np.int64)
-        bound = np.full(nq, bits, np.uint32)
-        kept = []
-        buffer = numkong.empty((rows, nq), dtype="uint32")
-        full = np.asarray(buffer)
-        for start, stop in spans[part::threads]:
-            block = np.ascontiguousarray(codes[start:stop])
-            if stop - start == rows:
-                numkong.hammings_packed(block, packed, out=buffer)
-                distance = full
-            else:
-                distance = np.asarray(numkong.hammings_packed(block, packed))
-            if exclude is not None:
-                hit = np.nonzero((exclude >= start) & (exclude < stop))[0]
-                distance[exclude[hit] - start, hit] = width  # beyond every bound
-            if not kept:  # the first block: its own histogram gives a tight bound at once
-                counts = np.bincount((np.minimum(distance, bits) + np.arange(nq, dtype=np.uint32) * width).ravel(),
-                                     minlength=nq * width)
-                bound = np.minimum(bound, limit(counts.reshape(nq, width)))
-            flat = np.flatnonzero(distance <= bound)
-            query = (flat % nq).astype(np.int64)
-            found = distance.reshape(-1)[flat]
-            kept.append((query, flat // nq + start, found))
-            histogram += np.bincount(query * width + found, minlength=nq * width).reshape(nq, width)
-            bound = limit(histogram)
-            if bar is not None:
-                bar.update()
-        return histogram, kept
-
-    try:
-        if threads == 1:
-            results = [scan(0)]
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                results = list(pool.map(scan, range(threads)))
-    finally:
-        if bar is not None:
-            bar.close()
-    bound = limit(sum(histogram for histogram, _ in results))
-    query, row, found = (np.concatenate([part[i] for _, kept in results for part in kept]) for i in range(3))
-    keep = found <= bound[query]
-    query, row, found = query[keep], row[keep], found[keep]
-    order = np.lexsort((row, found, query))
-    starts = np.concatenate([[0], np.cumsum(np.bincount(query, minlength=nq))[:-1]])
-    return row[order[(starts[:, None] + np.arange(count)).ravel()]].reshape(nq, count)
-
-
-def _scan_bar(total: int, progress: bool | None):
-    if progress is False or total <= 1:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="binary search", unit="block", delay=0 if progress else 1.0, leave=False)
+    return kernels
 
 
 def _faiss():
@@ -361,7 +276,12 @@ def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,
     nq, count = candidates.shape
     scores = candidate_scores(unit, queries, candidates)
     top = RunningTopK(nq, k, len(unit))
-    top.add(np.repeat(np.arange(nq), count), candidates.ravel(), scores.ravel())
+    if count > k:  # only scores at or above each query's k-th best can be returned (ties kept for the order)
+        kth = np.partition(scores, count - k, axis=1)[:, count - k]
+        query, column = np.nonzero(scores >= kth[:, None])
+        top.add(query, candidates[query, column], scores[query, column])
+    else:
+        top.add(np.repeat(np.arange(nq), count), candidates.ravel(), scores.ravel())
     return top.result()
 
 
@@ -374,6 +294,8 @@ def candidate_scores(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarr
         wanted, inverse = np.unique(candidates, return_inverse=True)
         gathered = read_rows(unit, wanted)[inverse.reshape(nq, count)]
         scores = np.matmul(gathered, queries[:, :, None].astype(np.float32))[..., 0]
+    elif (kernels := _kernels()) is not None and unit.dtype == np.float32 and unit.flags.c_contiguous:
+        scores = kernels.candidate_dots(unit, queries, candidates)
     else:
         # a few queries at a time, so each gathered block (about 1 MiB) is scored while it is in cache:
         # gathering all 100 x 400 rows first wrote and re-read 61 MB, a third of a binary search's time

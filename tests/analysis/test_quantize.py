@@ -52,7 +52,7 @@ def test_codes_are_a_quarter_and_a_thirty_second_of_the_vectors(clustered):
         space.search(vectors[0], 10, precision="int8", candidates=3)
 
 
-@pytest.mark.parametrize("backend", ["numkong", "faiss"])
+@pytest.mark.parametrize("backend", ["numba", "faiss"])
 def test_hamming_kernels_equal_numpy(clustered, backend):
     pytest.importorskip(backend)
     vectors, queries = clustered
@@ -64,7 +64,7 @@ def test_hamming_kernels_equal_numpy(clustered, backend):
     for q in range(len(queries)):  # the same distances (faiss may order ties differently)
         np.testing.assert_array_equal(np.sort(distance[q, by_kernel[q]]), np.sort(distance[q, by_numpy[q]]))
         assert distance[q, by_numpy[q]].max() <= np.sort(distance[q])[39]
-    if backend == "numkong":  # same selection order as numpy's: distance, then row
+    if backend == "numba":  # same selection order as numpy's: distance, then row
         np.testing.assert_array_equal(by_kernel, by_numpy)
         rows = np.arange(len(queries)) * 7
         excluded = codes.candidates(vectors[rows], 40, exclude=rows, backend=backend)

@@ -1,0 +1,54 @@
+"""The compiled quantized-search kernels against plain numpy: the same rows in the same order."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba")
+
+from skytells_lab.analysis import kernels
+
+
+def reference(codes: np.ndarray, qcodes: np.ndarray, count: int, exclude=None) -> np.ndarray:
+    """Each query's `count` rows by Hamming distance, ties to the lower row (a stable argsort)."""
+    distance = (np.unpackbits(qcodes, axis=1)[:, None, :] != np.unpackbits(codes, axis=1)[None]).sum(2)
+    if exclude is not None:
+        distance[np.arange(len(qcodes)), exclude] = 10**6
+    return np.argsort(distance, axis=1, kind="stable")[:, :count]
+
+
+def spans(codes: np.ndarray, size: int):
+    return [(start, min(start + size, len(codes)), codes[start:start + size]) for start in range(0, len(codes), size)]
+
+
+@pytest.mark.parametrize("nbytes", [2, 13, 48])  # heavy ties at 16 bits; 13 bytes pad to two words
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_hamming_nearest_equals_a_stable_numpy_sort(nbytes, threads):
+    rng = np.random.default_rng(nbytes * 10 + threads)
+    centre = rng.integers(0, 256, nbytes, dtype=np.uint8)
+    flips = rng.random((3000, nbytes * 8)) < 0.2  # rows near one code, so the bounds tighten and ties abound
+    codes = np.packbits(np.unpackbits(centre)[None] ^ flips, axis=1)
+    qcodes = codes[rng.choice(len(codes), 9, replace=False)] ^ np.uint8(1)
+    for count in (1, 37, 500):  # 500: the kept rows overflow and are compacted many times
+        got = kernels.hamming_nearest(spans(codes, 257), qcodes, count, threads=threads)
+        np.testing.assert_array_equal(got, reference(codes, qcodes, count))
+
+
+def test_hamming_nearest_excludes_one_row_per_query_and_can_return_all_others():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (400, 6), dtype=np.uint8)
+    exclude = np.array([0, 399, 17, 17])
+    qcodes = codes[exclude]
+    got = kernels.hamming_nearest(spans(codes, 100), qcodes, 399, exclude=exclude, threads=2)
+    np.testing.assert_array_equal(got, reference(codes, qcodes, 399, exclude))
+    assert not (got == exclude[:, None]).any()
+    with pytest.raises(ValueError, match="count = 400 is more than the 399 rows"):
+        kernels.hamming_nearest(spans(codes, 100), qcodes, 400, exclude=exclude)
+
+
+def test_candidate_dots_equal_gathered_products():
+    rng = np.random.default_rng(4)
+    unit = rng.standard_normal((5000, 384), dtype=np.float32)
+    queries = rng.standard_normal((7, 384), dtype=np.float32)
+    candidates = rng.integers(0, len(unit), (7, 300))
+    want = np.einsum("qcd,qd->qc", unit[candidates], queries)
+    np.testing.assert_allclose(kernels.candidate_dots(unit, queries, candidates), want, rtol=1e-5, atol=1e-4)
