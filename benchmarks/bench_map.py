@@ -10,11 +10,13 @@ one cell runs `space.explore()`. Measured:
   (JupyterLab decodes, the widget model and view are made), view to scatterplot (the bundle imported,
   jupyter-scatter turns the float32 buffer into one JS array per point, regl-scatterplot is created),
   points loaded (state texture and spatial index), first draw;
-- bytes sent: every websocket frame the page receives from the explore cell's start to that first frame,
-  plus the map's bundle fetched over http from map_bundle's route (0.4 MiB gzipped, once per browser: a
-  further map sends only the websocket part), against the point arrays themselves: the `points` buffer
-  the map sends (float32 x, y, colour, value: 16 B per point) and x, y alone (8 B per point).
-  JupyterLab's own chunks, loaded by the first widget of any kind, are reported but not counted;
+- bytes sent: what the server sends on the page's websocket connections from the explore cell's start to
+  that first frame, counted on the wire by a TCP relay in front of the server (framing and the
+  permessage-deflate compression that map_bundle turns on included; the payloads before compression are
+  reported too), plus the map's bundle fetched over http from map_bundle's route (0.4 MiB gzipped, once
+  per browser: a further map sends only the websocket part), against the point arrays themselves: the
+  `points` buffer the map sends (float32 x, y, colour, value: 16 B per point) and x, y alone (8 B per
+  point). JupyterLab's own chunks, loaded by the first widget of any kind, are reported but not counted;
 - kernel memory: the kernel's resident memory added by `explore()` (VmRSS after minus before).
 
 Goals (issue 17): all points drawn; first frame within 10 s at 1,000,000 points in software WebGL on a
@@ -111,6 +113,44 @@ RECORDER = """(() => {
 FRAME = "() => window.__slBench && window.__slBench.frame !== null && window.__slBench.ready !== null && window.__slBench"
 
 
+class WireCount:
+    """A TCP relay in front of the lab server counting what the server sends on websocket connections, as
+    it crosses the wire (websocket framing and permessage-deflate included): the page's websocket events
+    see payloads after decompression."""
+
+    def __init__(self, target: str):
+        import asyncio
+        import threading
+
+        self.host, port = target.removeprefix("http://").split(":")
+        self.target_port, self.bytes, self.on = int(port), 0, False
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        server = asyncio.run_coroutine_threadsafe(asyncio.start_server(self._relay, self.host, 0), self.loop).result()
+        self.base = f"http://{self.host}:{server.sockets[0].getsockname()[1]}"
+
+    async def _relay(self, reader, writer) -> None:
+        import asyncio
+
+        up_reader, up_writer = await asyncio.open_connection(self.host, self.target_port)
+        first = await reader.read(65536)
+        websocket = b"upgrade: websocket" in first.lower()
+        up_writer.write(first)
+
+        async def pipe(source, sink, counted: bool) -> None:
+            try:
+                while data := await source.read(65536):
+                    if counted and self.on:
+                        self.bytes += len(data)
+                    sink.write(data)
+                    await sink.drain()
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer, False), pipe(up_reader, writer, websocket),
+                             return_exceptions=True)
+
+
 def measure(n: int) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
@@ -131,8 +171,10 @@ def measure(n: int) -> dict:
             received[key] += sizes["responseBodySize"] + sizes["responseHeadersSize"]
 
     with tempfile.TemporaryDirectory(prefix="bench-map-") as tmp, \
-            running_lab(Path(tmp) / "lab", [SETUP.format(n=n), EXPLORE], "map.ipynb") as (base, token, name), \
+            running_lab(Path(tmp) / "lab", [SETUP.format(n=n), EXPLORE], "map.ipynb") as (lab, token, name), \
             sync_playwright() as p:
+        wire = WireCount(lab)
+        base = wire.base
         browser = p.chromium.launch(executable_path=CHROMIUM, args=WEBGL_ARGS)
         ARTIFACTS.mkdir(exist_ok=True)
         try:
@@ -145,7 +187,7 @@ def measure(n: int) -> dict:
             expect(page.locator(".jp-Cell").nth(0).locator(".jp-OutputArea-output")).to_contain_text(
                 "READY", timeout=600_000)
             page.evaluate("() => { window.__slBench.messages = []; }")
-            received["on"] = True
+            received["on"] = wire.on = True
             run_cell(page, 1)
             output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
             try:
@@ -156,7 +198,7 @@ def measure(n: int) -> dict:
                 seen = page.evaluate("() => window.__slBench && {...window.__slBench, messages: undefined}")
                 raise RuntimeError(f"the map of {n:,} points was not drawn; the cell shows: "
                                    f"{output.first.inner_text(timeout=5000)[:2000]!r}; the page saw {seen}") from exc
-            received["on"] = False
+            received["on"] = wire.on = False
             text = "\n".join(output.all_inner_texts())
         finally:
             browser.close()
@@ -173,8 +215,8 @@ def measure(n: int) -> dict:
              "view_to_scatterplot_s": bench["scatterplot"] - bench["view"],
              "points_loaded_s": min(bench["ready"], bench["frame"]) - bench["scatterplot"],
              "first_draw_s": max(0.0, bench["frame"] - bench["ready"])}
-    return {"n": n, "first_frame_s": round(bench["frame"] - t0, 2), "bytes_sent": received["ws"] + received["http"],
-            "websocket_bytes": received["ws"], "http_bytes": received["http"], "lab_http_bytes": received["lab_http"],
+    return {"n": n, "first_frame_s": round(bench["frame"] - t0, 2), "bytes_sent": wire.bytes + received["http"],
+            "websocket_bytes": wire.bytes, "websocket_payload_bytes": received["ws"], "http_bytes": received["http"], "lab_http_bytes": received["lab_http"],
             "points_buffer_bytes": buffer, "xy_bytes": n * 8, "bundle_bytes": bundle, "points_drawn": points,
             "kernel_rss_added_mb": round(rss / 2**20, 1), "last_message_s": round(last_at - t0, 2),
             **{k: round(v, 2) for k, v in split.items()}}
@@ -200,7 +242,8 @@ def main(argv=None) -> list[dict]:
         split = ", ".join(f"{key[:-2].replace('_', ' ')} {m[key]:.2f}" for key in SPLIT)
         figure = (f"first frame {m['first_frame_s']:.1f} s ({split}); sent {m['bytes_sent'] / 2**20:.2f} MiB = "
                   f"{ratio:.2f}x the points buffer, {m['websocket_bytes'] / m['points_buffer_bytes']:.2f}x for each "
-                  f"further map ({m['websocket_bytes'] / 2**20:.2f} MiB websocket, "
+                  f"further map ({m['websocket_bytes'] / 2**20:.2f} MiB websocket on the wire, "
+                  f"{m['websocket_payload_bytes'] / 2**20:.2f} MiB before compression, "
                   f"{m['http_bytes'] / 2**20:.2f} MiB bundle over http, once per browser; "
                   f"{m['bytes_sent'] / m['xy_bytes']:.2f}x x,y alone; JupyterLab's own chunks "
                   f"{m['lab_http_bytes'] / 2**20:.2f} MiB not counted); "

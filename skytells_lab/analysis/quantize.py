@@ -22,6 +22,7 @@ quantized with its own scale, which leaves the ranking of rows per query unchang
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 
 import numpy as np
@@ -34,6 +35,12 @@ PRECISIONS = ("float32", "int8", "binary")
 # on MiniLM sentence embeddings and on clustered vectors (int8 >= 0.99, binary >= 0.95 recall@10).
 OVERSAMPLE = {"int8": 4, "binary": 100}
 MIN_CANDIDATES = 100
+# The binary defaults hold recall@10 >= 0.95 at this many rows; beyond it rows within any Hamming radius
+# grow with n, and a fixed number of candidates loses recall (1,000 rescored: 0.988 at 1M clustered rows,
+# 0.829 at 10M). So beyond it both the rows rescored in float32 and the Hamming shortlist they are picked
+# from (by the asymmetric score) grow with sqrt(n / CALIBRATED_ROWS): the shortlist with n itself. At 10M:
+# 3,163 rows rescored of a 10,000-row shortlist, recall RECALL_10M (benchmarks/bench_search.py --mmap-n).
+CALIBRATED_ROWS = 1_000_000
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
 
@@ -48,19 +55,24 @@ def stream(matrix: np.ndarray, rows: int, *, progress: bool | None = None, desc:
     """Yield (start, stop, block) over the rows of `matrix`. For a memory-mapped matrix each block's pages
     are released after use (madvise DONTNEED), so scanning a file larger than memory keeps the process's
     resident memory at one block instead of growing to the whole file."""
-    mapped = _mapping(matrix)
-    row_bytes = matrix.strides[0]
     for start, stop in blocks(len(matrix), rows, progress=progress, desc=desc):
         yield start, stop, matrix[start:stop]
-        if mapped is not None:
-            buffer, offset = mapped
-            begin = offset + start * row_bytes
-            end = offset + stop * row_bytes
-            begin -= begin % mmap.PAGESIZE
-            try:
-                buffer.madvise(mmap.MADV_DONTNEED, begin, end - begin)
-            except (OSError, ValueError):  # pragma: no cover - platform without madvise
-                mapped = None
+        release(matrix, start, stop)
+
+
+def release(matrix: np.ndarray, start: int = 0, stop: int | None = None) -> None:
+    """Drop the resident pages of rows start .. stop of a memory-mapped matrix (a no-op in memory), so
+    reading a file larger than memory does not grow the process's resident memory to the file."""
+    mapped = _mapping(matrix)
+    if mapped is None:
+        return
+    buffer, offset = mapped
+    row_bytes = matrix.strides[0]
+    begin = offset + start * row_bytes
+    end = offset + (len(matrix) if stop is None else stop) * row_bytes
+    begin -= begin % mmap.PAGESIZE
+    with contextlib.suppress(OSError, ValueError):  # a platform without madvise keeps the pages
+        buffer.madvise(mmap.MADV_DONTNEED, begin, end - begin)
 
 
 def _mapping(matrix: np.ndarray):
@@ -190,12 +202,33 @@ class BinaryCodes:
         return np.packbits(queries > 0, axis=1)
 
     def candidates(self, queries: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
-                   progress: bool | None = None, backend: str = "auto") -> np.ndarray:
-        """(nq, count) rows with the smallest Hamming distance to each query's sign bits, ties to the lower row.
+                   progress: bool | None = None, backend: str = "auto",
+                   shortlist: int | None = None) -> np.ndarray:
+        """(nq, count) candidate rows per query: the `shortlist` rows of smallest Hamming distance to the
+        query's sign bits (ties to the lower row), and of those the `count` with the best asymmetric
+        score (the float query against the rows' sign bits) when the shortlist is longer.
 
-        backend "auto" is the numba kernel (distances and selection in one pass on every core) when numba
-        is installed, else faiss IndexBinaryFlat, else numpy; all give the same distances, and numba and
-        numpy the same rows (faiss may break ties by other rows)."""
+        shortlist defaults to `count` scaled with the rows beyond CALIBRATED_ROWS (see there); `count`
+        gives plain Hamming candidates. backend "auto" is the numba kernel (distances and selection in one
+        pass on every core) when numba is installed, else faiss IndexBinaryFlat, else numpy; all give
+        the same distances, and numba and numpy the same rows (faiss may break ties by other rows)."""
+        n = len(self.codes) - (exclude is not None)
+        shortlist = min(n, shortlist if shortlist is not None else _grown(count, n))
+        if shortlist <= count:
+            return self._hamming(queries, count, exclude=exclude, progress=progress, backend=backend)
+        found = self._hamming(queries, shortlist, exclude=exclude, progress=progress, backend=backend)
+        kernels = _kernels()
+        if kernels is None:  # pragma: no cover - numba is in the analysis extra
+            return found[:, :count]
+        wanted, inverse = np.unique(found, return_inverse=True)
+        rows = np.asarray(self.codes[wanted])
+        release(self.codes)
+        scores = kernels.asymmetric_scores(queries, rows, inverse.reshape(found.shape))
+        best = np.argpartition(-scores, count - 1, axis=1)[:, :count]
+        return np.take_along_axis(found, best, axis=1)
+
+    def _hamming(self, queries: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
+                 progress: bool | None = None, backend: str = "auto") -> np.ndarray:
         qcodes = self.pack(queries)
         if backend not in ("auto", "numba", "faiss", "numpy"):
             raise ValueError(f"backend must be 'auto', 'numba', 'faiss' or 'numpy', got {backend!r}")
@@ -263,11 +296,21 @@ def _drop(found: np.ndarray, exclude: np.ndarray, count: int) -> np.ndarray:
 
 
 def candidate_count(precision: str, k: int, n: int, candidates: int | None) -> int:
-    """Rows to rescore per query: `candidates`, or the precision's default multiple of k; at most n."""
-    count = candidates if candidates is not None else max(OVERSAMPLE[precision] * k, MIN_CANDIDATES)
+    """Rows to rescore per query: `candidates`, or the precision's default multiple of k (for binary codes
+    grown beyond CALIBRATED_ROWS rows); at most n."""
+    if candidates is not None:
+        count = candidates
+    else:
+        count = max(OVERSAMPLE[precision] * k, MIN_CANDIDATES)
+        count = _grown(count, n) if precision == "binary" else count
     if count < k:
         raise ValueError(f"candidates must be at least k = {k}, got {count}")
     return min(count, n)
+
+
+def _grown(count: int, n: int) -> int:
+    """`count` times sqrt(n / CALIBRATED_ROWS) beyond CALIBRATED_ROWS rows."""
+    return count if n <= CALIBRATED_ROWS else int(np.ceil(count * np.sqrt(n / CALIBRATED_ROWS)))
 
 
 def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,

@@ -11,6 +11,8 @@ before its points, and the same again in every saved notebook. A map's `_esm` is
 2. else the kernel, over the map's own comm: gzipped bytes (0.4 MiB), once per page.
 
 nbconvert exports and the docs show the map's PNG (see raster.py), so they never load the bundle.
+
+The extension also turns on websocket compression, which the points buffer of every map goes through.
 """
 
 from __future__ import annotations
@@ -144,7 +146,14 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
             else:
                 self.finish(bundle_bytes())
 
-    pattern = url_path_join(serverapp.web_app.settings["base_url"], ROUTE, r"([0-9a-f]+)\.js")
+    settings = serverapp.web_app.settings
+    if settings.get("websocket_compression_options") is None:  # unless the server's config chose otherwise
+        # A map's points reach the page on the kernel's websocket; permessage-deflate at level 1 sends a
+        # 100,000-point buffer (1.6 MB) as 0.9 MB for 20 ms of server time: the colour column is nearly
+        # free, x and y shrink by a tenth. Every browser accepts it; Binder's proxy passes it through.
+        settings["websocket_compression_options"] = {"compression_level": 1}
+        serverapp.log.info("skytells-lab: websocket messages compressed (permessage-deflate, level 1)")
+    pattern = url_path_join(settings["base_url"], ROUTE, r"([0-9a-f]+)\.js")
     serverapp.web_app.add_handlers(".*$", [(pattern, BundleHandler)])
     serverapp.log.info("skytells-lab: jupyter-scatter's bundle served at %s", pattern)
 

@@ -52,3 +52,14 @@ def test_candidate_dots_equal_gathered_products():
     candidates = rng.integers(0, len(unit), (7, 300))
     want = np.einsum("qcd,qd->qc", unit[candidates], queries)
     np.testing.assert_allclose(kernels.candidate_dots(unit, queries, candidates), want, rtol=1e-5, atol=1e-4)
+
+
+def test_asymmetric_scores_are_the_query_against_the_sign_vectors():
+    rng = np.random.default_rng(5)
+    vectors = rng.standard_normal((300, 100), dtype=np.float32)  # 100 dims: 13 bytes, the last one half used
+    queries = rng.standard_normal((300, 100), dtype=np.float32)  # more than one batch of lookup tables
+    codes = np.packbits(vectors > 0, axis=1)
+    positions = rng.integers(0, len(codes), (300, 20))
+    signs = np.where(vectors > 0, 1.0, -1.0).astype(np.float32)
+    want = np.einsum("qcd,qd->qc", signs[positions], queries)
+    np.testing.assert_allclose(kernels.asymmetric_scores(queries, codes, positions), want, rtol=1e-4, atol=1e-4)

@@ -98,3 +98,26 @@ def test_rescore_orders_like_the_exact_search(clustered):
     want_scores, want = numpy_topk(vectors[::2], queries, 5)
     np.testing.assert_array_equal(found, want * 2)
     np.testing.assert_allclose(scores, want_scores, rtol=1e-5, atol=1e-6)
+
+
+def test_a_longer_shortlist_ranked_by_the_asymmetric_score_recalls_more(clustered):
+    pytest.importorskip("numba")
+    vectors, queries = clustered
+    codes = BinaryCodes.encode(vectors)
+    truth = numpy_topk(vectors, queries, 10)[1]
+    plain = codes.candidates(queries, 20)
+    ranked = codes.candidates(queries, 20, shortlist=400)
+    assert set(ranked.ravel()) <= set(codes.candidates(queries, 400).ravel())
+    assert all(len(set(row)) == 20 for row in ranked)
+    found = {name: recall(rescore(vectors, queries, rows, 10)[1], truth) for name, rows in
+             (("plain", plain), ("ranked", ranked))}
+    assert found["ranked"] >= found["plain"] + 0.05, found
+
+
+def test_binary_defaults_grow_beyond_a_million_rows():
+    from skytells_lab.analysis.quantize import candidate_count
+
+    assert candidate_count("binary", 10, 1_000_000, None) == 1000
+    assert candidate_count("binary", 10, 10_000_000, None) == 3163  # sqrt(10) more
+    assert candidate_count("int8", 10, 10_000_000, None) == 100
+    assert candidate_count("binary", 10, 10_000_000, 500) == 500  # as asked
