@@ -1,9 +1,9 @@
-"""Compiled loops (numba) for the two steps of a quantized search that numpy cannot do in one pass.
+"""Compiled loops (numba) for the steps of a quantized search that numpy cannot do in one pass.
 
 - `hamming_nearest`: each query's `count` rows of smallest Hamming distance between sign-bit codes. The
   distances are computed and filtered in the same loop, so the (rows x queries) distance matrix is never
   written: numkong's AVX-512 kernel wrote it and numpy filtered it afterwards, and the filtering cost as
-  much as the kernel (1M x 100 queries: 79 ms kernel + 80 ms filter there, 35 ms for both here).
+  much as the kernel (1M x 100 queries: 79 ms kernel + 80 ms filter there, 60 ms for both here on two cores).
 - `asymmetric_scores`: the float query against each candidate's sign bits (q . sign(x), by byte lookup
   tables), to rank a long Hamming shortlist down to the rows worth reading in float32.
 - `candidate_dots`: inner products of each query with its own scattered candidate rows, read in place
