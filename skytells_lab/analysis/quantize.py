@@ -41,7 +41,7 @@ MIN_CANDIDATES = 100
 # grow with n, and a fixed number of candidates loses recall (1,000 rescored: 0.988 at 1M clustered rows,
 # 0.829 at 10M). So beyond it both the rows rescored in float32 and the Hamming shortlist they are picked
 # from (by the asymmetric score) grow with sqrt(n / CALIBRATED_ROWS): the shortlist with n itself. At 10M:
-# 3,163 rows rescored of a 10,000-row shortlist, recall RECALL_10M (benchmarks/bench_search.py --mmap-n).
+# 3,163 rows rescored of a 10,000-row shortlist, recall@10 0.992 (benchmarks/bench_search.py --mmap-n).
 CALIBRATED_ROWS = 1_000_000
 # Threads reading a memory-mapped file's scattered rows (see read_rows).
 READ_THREADS = 8
