@@ -186,7 +186,7 @@ def _merge(kept: list[_Kept], count: int) -> np.ndarray:
 
 
 @njit(nogil=True, boundscheck=False, fastmath=True, cache=True)
-def dots(unit, queries, candidates, out, start, stop):
+def _dots(unit, queries, candidates, out, start, stop):
     width = unit.shape[1]
     for j in range(start, stop):
         for c in range(candidates.shape[1]):
@@ -243,9 +243,9 @@ def candidate_dots(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray
     threads = _threads(nq)
     cuts = np.linspace(0, nq, threads + 1).astype(int)
     if threads == 1:
-        dots(unit, queries, candidates, out, 0, nq)
+        _dots(unit, queries, candidates, out, 0, nq)
     else:
         with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(lambda part: dots(unit, queries, candidates, out, cuts[part], cuts[part + 1]),
+            list(pool.map(lambda part: _dots(unit, queries, candidates, out, cuts[part], cuts[part + 1]),
                           range(threads)))
     return out
