@@ -37,14 +37,20 @@ PRECISIONS = ("float32", "int8", "binary")
 # on MiniLM sentence embeddings and on clustered vectors (int8 >= 0.99, binary >= 0.95 recall@10).
 OVERSAMPLE = {"int8": 4, "binary": 100}
 MIN_CANDIDATES = 100
-# The binary defaults hold recall@10 >= 0.95 at this many rows; beyond it rows within any Hamming radius
-# grow with n, and a fixed number of candidates loses recall (1,000 rescored: 0.988 at 1M clustered rows,
-# 0.829 at 10M). So beyond it both the rows rescored in float32 and the Hamming shortlist they are picked
-# from (by the asymmetric score) grow with sqrt(n / CALIBRATED_ROWS): the shortlist with n itself. At 10M:
-# 3,163 rows rescored of a 10,000-row shortlist, recall@10 0.992 (benchmarks/bench_search.py --mmap-n).
+# The binary default is calibrated at CALIBRATED_ROWS rows (1,000 rescored for k = 10: recall@10 0.989 on
+# 1M clustered rows). Rows within any Hamming radius grow with n, so the rows rescored scale with
+# sqrt(n / CALIBRATED_ROWS) both ways, never below BINARY_FLOOR * k. Measured (benchmarks/bench_search.py
+# generator): 316 at 100k rows, recall 0.987; 547 at 300k, 0.99; 200 (the floor) on 37,410 MiniLM BBC
+# sentences, 0.981, where a fixed 1,000 rescored 2.7 % of all rows. Beyond CALIBRATED_ROWS the Hamming
+# shortlist they are picked from (by the asymmetric score) grows by sqrt(n / CALIBRATED_ROWS) again, with
+# n itself: at 10M, 3,163 rows rescored of a 10,000-row shortlist, recall@10 0.992 (--mmap-n).
+BINARY_FLOOR = 20
 CALIBRATED_ROWS = 1_000_000
 # Threads reading a memory-mapped file's scattered rows (see read_rows).
 READ_THREADS = 8
+# A space of one block of codes (kernels.HAMMING_BLOCK_ROWS rows) whose Hamming candidates are at least
+# 1/COUNTED_SHARE of its rows is searched by counting (kernels.hamming_counted) instead of streaming.
+COUNTED_SHARE = 256
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
 
@@ -227,12 +233,12 @@ class BinaryCodes:
         query's sign bits (ties to the lower row), and of those the `count` with the best asymmetric
         score (the float query against the rows' sign bits) when the shortlist is longer.
 
-        shortlist defaults to `count` scaled with the rows beyond CALIBRATED_ROWS (see there); `count`
-        gives plain Hamming candidates. backend "auto" is the numba kernel (distances and selection in one
+        shortlist defaults to `count` scaled by sqrt(n / CALIBRATED_ROWS) (see there), which is longer than
+        `count` only beyond CALIBRATED_ROWS rows; `count` gives plain Hamming candidates. backend "auto" is the numba kernel (distances and selection in one
         pass on every core) when numba is installed, else faiss IndexBinaryFlat, else numpy; all give
         the same distances, and numba and numpy the same rows (faiss may break ties by other rows)."""
         n = len(self.codes) - (exclude is not None)
-        shortlist = min(n, shortlist if shortlist is not None else _grown(count, n))
+        shortlist = min(n, shortlist if shortlist is not None else _scaled(count, n))
         if shortlist <= count:
             return self._hamming(queries, count, exclude=exclude, progress=progress, backend=backend)
         found = self._hamming(queries, shortlist, exclude=exclude, progress=progress, backend=backend)
@@ -253,6 +259,9 @@ class BinaryCodes:
             raise ValueError(f"backend must be 'auto', 'numba', 'faiss' or 'numpy', got {backend!r}")
         kernels = _kernels() if backend in ("auto", "numba") else None
         if kernels is not None:
+            rows = len(self.codes)
+            if rows <= kernels.HAMMING_BLOCK_ROWS and count * COUNTED_SHARE >= rows:
+                return kernels.hamming_counted(np.asarray(self.codes), qcodes, count, exclude=exclude)
             spans = stream(self.codes, kernels.HAMMING_BLOCK_ROWS, progress=progress, desc="binary search")
             return kernels.hamming_nearest(spans, qcodes, count, exclude=exclude)
         faiss = _faiss() if backend in ("auto", "faiss") else None
@@ -316,20 +325,21 @@ def _drop(found: np.ndarray, exclude: np.ndarray, count: int) -> np.ndarray:
 
 def candidate_count(precision: str, k: int, n: int, candidates: int | None) -> int:
     """Rows to rescore per query: `candidates`, or the precision's default multiple of k (for binary codes
-    grown beyond CALIBRATED_ROWS rows); at most n."""
+    scaled with n, see CALIBRATED_ROWS); at most n."""
     if candidates is not None:
         count = candidates
     else:
         count = max(OVERSAMPLE[precision] * k, MIN_CANDIDATES)
-        count = _grown(count, n) if precision == "binary" else count
+        if precision == "binary":
+            count = max(_scaled(count, n), BINARY_FLOOR * k, MIN_CANDIDATES)
     if count < k:
         raise ValueError(f"candidates must be at least k = {k}, got {count}")
     return min(count, n)
 
 
-def _grown(count: int, n: int) -> int:
-    """`count` times sqrt(n / CALIBRATED_ROWS) beyond CALIBRATED_ROWS rows."""
-    return count if n <= CALIBRATED_ROWS else int(np.ceil(count * np.sqrt(n / CALIBRATED_ROWS)))
+def _scaled(count: int, n: int) -> int:
+    """`count` times sqrt(n / CALIBRATED_ROWS), rounded up."""
+    return int(np.ceil(count * np.sqrt(n / CALIBRATED_ROWS)))
 
 
 def rescore(unit: np.ndarray, queries: np.ndarray, candidates: np.ndarray,

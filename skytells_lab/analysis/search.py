@@ -20,6 +20,8 @@ from skytells_lab.analysis.blocks import blocks, rows_per_block
 
 # Score bytes per block of the scan: small enough to stay in one core's L2 cache (2 MiB here).
 SCAN_BLOCK_BYTES = 2**20
+# Row groups per k whose maxima bound a first block's k-th best score (RunningTopK.offer).
+GROUPS_PER_K = 4
 
 BACKENDS = ("auto", "numpy", "faiss")
 
@@ -84,12 +86,16 @@ class RunningTopK:
         threshold = self.threshold
         bounded = self._unfilled and rows >= self.k
         if bounded:
-            # k distinct rows each scoring at least m make m a lower bound of the k-th best: the smallest
-            # of the maxima of k disjoint row groups. One max pass over the block, where partitioning its
-            # first 1024 rows cost as much as the block's product (1024 x 1024 scores, kNN graph steps).
-            size = rows // self.k
-            groups = scores[: size * self.k].reshape(self.k, size, nq)
-            threshold = np.maximum(threshold, groups.max(axis=1).min(axis=0))
+            # k distinct rows each scoring at least m make m a lower bound of the k-th best: the k-th largest
+            # of the maxima of disjoint row groups. One max pass over the block and a partition of 4k maxima
+            # per query, where partitioning the block's rows cost as much as its product (1024 x 1024 scores,
+            # kNN graph steps). With k groups (their smallest maximum) a quarter of a 12k-row block passed
+            # for k = 100; with 4k groups, 1.7 % (MiniLM BBC sentences, int8 candidates).
+            groups = min(rows, GROUPS_PER_K * self.k)
+            size = rows // groups
+            maxima = scores[: size * groups].reshape(groups, size, nq).max(axis=1)
+            kth = np.partition(maxima, groups - self.k, axis=0)[groups - self.k]
+            threshold = np.maximum(threshold, kth)
         keep = scores >= threshold
         if not np.count_nonzero(keep):
             return

@@ -45,6 +45,24 @@ def test_hamming_nearest_excludes_one_row_per_query_and_can_return_all_others():
         kernels.hamming_nearest(spans(codes, 100), qcodes, 400, exclude=exclude)
 
 
+@pytest.mark.parametrize("nbytes", [2, 13, 48])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_hamming_counted_equals_a_stable_numpy_sort(nbytes, threads, monkeypatch):
+    rng = np.random.default_rng(nbytes * 10 + threads)
+    centre = rng.integers(0, 256, nbytes, dtype=np.uint8)
+    codes = np.packbits(np.unpackbits(centre)[None] ^ (rng.random((3000, nbytes * 8)) < 0.2), axis=1)
+    qcodes = codes[rng.choice(len(codes), 9, replace=False)] ^ np.uint8(1)
+    exclude = rng.integers(0, len(codes), 9)
+    monkeypatch.setattr(kernels, "COUNTED_BYTES", 2 * len(codes) * 2)  # two queries per pass: several passes
+    for count in (1, 37, 2999):
+        got = kernels.hamming_counted(codes, qcodes, count, exclude=exclude, threads=threads)
+        np.testing.assert_array_equal(got, reference(codes, qcodes, count, exclude))
+        np.testing.assert_array_equal(got, kernels.hamming_nearest(spans(codes, 257), qcodes, count, exclude=exclude))
+    np.testing.assert_array_equal(kernels.hamming_counted(codes, qcodes, 500), reference(codes, qcodes, 500))
+    with pytest.raises(ValueError, match="count = 3000 is more than the 2999 rows"):
+        kernels.hamming_counted(codes, qcodes, 3000, exclude=exclude)
+
+
 def test_candidate_dots_equal_gathered_products():
     rng = np.random.default_rng(4)
     unit = rng.standard_normal((5000, 384), dtype=np.float32)

@@ -114,10 +114,14 @@ def test_a_longer_shortlist_ranked_by_the_asymmetric_score_recalls_more(clustere
     assert found["ranked"] >= found["plain"] + 0.05, found
 
 
-def test_binary_defaults_grow_beyond_a_million_rows():
+def test_binary_defaults_scale_with_the_square_root_of_the_rows():
     from skytells_lab.analysis.quantize import candidate_count
 
     assert candidate_count("binary", 10, 1_000_000, None) == 1000
     assert candidate_count("binary", 10, 10_000_000, None) == 3163  # sqrt(10) more
+    assert candidate_count("binary", 10, 100_000, None) == 317  # sqrt(10) fewer
+    assert candidate_count("binary", 10, 37_410, None) == 200  # the floor, 20 k
+    assert candidate_count("binary", 1, 37_410, None) == 100  # MIN_CANDIDATES
+    assert candidate_count("binary", 10, 150, None) == 150  # at most n
     assert candidate_count("int8", 10, 10_000_000, None) == 100
     assert candidate_count("binary", 10, 10_000_000, 500) == 500  # as asked
