@@ -119,8 +119,10 @@ def scan(codes, offset, qt, exclude, count, bound, below, histogram, rows, dista
 class _Kept:
     """One thread's kept rows per query: what the scan kernel reads and updates."""
 
-    def __init__(self, nq: int, count: int, bits: int):
+    def __init__(self, nq: int, count: int, bits: int, seed: np.ndarray | None = None):
         self.bound = np.full(nq, bits + 1, np.int64)  # above every distance: keep everything at first
+        if seed is not None:  # or only the rows within each query's seed
+            self.bound = np.minimum(self.bound, np.asarray(seed, np.int64) + 1)
         self.below = np.zeros(nq, np.int64)
         self.histogram = np.zeros((nq, bits + 2), np.int64)
         self.rows = np.empty((nq, 2 * count), np.int64)
@@ -139,13 +141,19 @@ class _Kept:
 
 
 def hamming_nearest(blocks, qcodes: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
-                    threads: int | None = None) -> np.ndarray:
+                    threads: int | None = None, seed: np.ndarray | None = None) -> np.ndarray:
     """(nq, count) rows of smallest Hamming distance to each query, ties to the lower row (numpy's order).
 
     `blocks` yields (start, stop, codes block) over the (n, nbytes) uint8 codes in row order, as
     `quantize.stream` does; `qcodes` is (nq, nbytes) uint8; `exclude` one row per query never returned.
     Each block is split between `threads` (default every core), each keeping its own rows; after each
-    block every thread takes the others' bounds, and the rows are merged at the end."""
+    block every thread takes the others' bounds, and the rows are merged at the end.
+
+    `seed` (nq,): a distance within which each query is expected to find at least `count` rows (from
+    `sample_bound`); the scan then keeps no row beyond it from the start, instead of keeping every row
+    until `count` are kept (at 1M x 100 queries, 1,000 rows each: 41 ms instead of 74). The queries for
+    which fewer than `count` rows lie within it are scanned again without it, so `blocks` is iterated a
+    second time: give an iterable that can be (a list, or an object whose __iter__ starts over)."""
     nq, nbytes = qcodes.shape
     pad = -nbytes % 8
     words = (nbytes + pad) // 8
@@ -153,7 +161,7 @@ def hamming_nearest(blocks, qcodes: np.ndarray, count: int, *, exclude: np.ndarr
     skip = np.full(nq, -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
     scan = _hamming_scan(words)
     threads = _threads(threads or os.cpu_count() or 1)
-    kept = [_Kept(nq, count, words * 64) for _ in range(threads)]
+    kept = [_Kept(nq, count, words * 64, seed) for _ in range(threads)]
 
     def run(part: int, block: np.ndarray, offset: int) -> None:
         state = kept[part]
@@ -172,21 +180,60 @@ def hamming_nearest(blocks, qcodes: np.ndarray, count: int, *, exclude: np.ndarr
             if threads > 1:
                 for state in kept:
                     state.tighten([other for other in kept if other is not state])
-    return _merge(kept, count)
+    found, short = _merge(kept, count)
+    if short.any():
+        if seed is None:
+            available = int(sum(state.fill for state in kept).min())
+            raise ValueError(f"count = {count} is more than the {available} rows that can be returned")
+        found[short] = hamming_nearest(blocks, qcodes[short], count, threads=threads,
+                                       exclude=None if exclude is None else skip[short])
+    return found
 
 
-def _merge(kept: list[_Kept], count: int) -> np.ndarray:
+def _merge(kept: list[_Kept], count: int) -> tuple[np.ndarray, np.ndarray]:
     """Each query's `count` best rows over every thread's kept rows, by distance then row: one int64 key
-    per row (the distance above the row's 40 bits), partitioned and then sorted per query."""
+    per row (the distance above the row's 40 bits), partitioned and then sorted per query. Also which
+    queries kept fewer than `count` rows (their rows are then meaningless)."""
     keys = np.concatenate([(state.distances << 40) | state.rows for state in kept], axis=1)
     filled = np.concatenate([np.arange(state.rows.shape[1]) < state.fill[:, None] for state in kept], axis=1)
     keys[~filled] = np.iinfo(np.int64).max
-    found = int(filled.sum(axis=1).min())
-    if found < count:
-        raise ValueError(f"count = {count} is more than the {found} rows that can be returned")
+    short = filled.sum(axis=1) < count
     if keys.shape[1] > count:
         keys = np.partition(keys, count - 1, axis=1)[:, :count]
-    return np.sort(keys, axis=1) & ((1 << 40) - 1)
+    return np.sort(keys, axis=1) & ((1 << 40) - 1), short
+
+
+@cache
+def _sample_histogram(words: int):
+    """The kernel of `sample_bound` for codes of `words` uint64 words (unrolled, as in _hamming_scan)."""
+    loads = "; ".join(f"c{w} = codes[i, {w}]" for w in range(words))
+    queries = "; ".join(f"q{w} = qt[{w}]" for w in range(words))
+    total = " + ".join(f"popcount(c{w} ^ q{w}[j])" for w in range(words))
+    source = f"""
+def histogram_of(codes, qt, histogram):
+    {queries}
+    for i in range(codes.shape[0]):
+        {loads}
+        for j in range(qt.shape[1]):
+            histogram[j, {total}] += 1
+"""
+    namespace = {"np": np, "popcount": popcount}
+    # the source is built from the integer `words` alone
+    exec(compile(source, f"<hamming histogram, {words} words>", "exec"), namespace)  # noqa: S102
+    return njit(nogil=True, boundscheck=False, fastmath=True)(namespace["histogram_of"])
+
+
+def sample_bound(sample: np.ndarray, qcodes: np.ndarray, rank: int) -> np.ndarray:
+    """(nq,) the Hamming distance of each query's `rank`-th nearest row of `sample` (uint8 codes), a seed
+    for `hamming_nearest`."""
+    nq, nbytes = qcodes.shape
+    pad = -nbytes % 8
+    words = (nbytes + pad) // 8
+    rows = np.ascontiguousarray(np.pad(sample, ((0, 0), (0, pad))) if pad else sample).view(np.uint64)
+    qt = np.ascontiguousarray(np.pad(qcodes, ((0, 0), (0, pad))).view(np.uint64).T)
+    histogram = np.zeros((nq, words * 64 + 1), np.int64)
+    _sample_histogram(words)(rows, qt, histogram)
+    return np.argmax(np.cumsum(histogram, axis=1) >= min(rank, len(sample)), axis=1).astype(np.int64)
 
 
 @cache

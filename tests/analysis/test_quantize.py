@@ -72,6 +72,25 @@ def test_hamming_kernels_equal_numpy(clustered, backend):
         assert not (excluded == rows[:, None]).any()
 
 
+def test_the_three_binary_scans_agree_with_numpy_on_a_bigger_space():
+    """A one-block space counts (many candidates), streams (few), and beyond 16k rows streams from a
+    sampled bound: all three give numpy's rows, excluded rows too."""
+    pytest.importorskip("numba")
+    from skytells_lab.analysis import quantize
+
+    rng = np.random.default_rng(8)
+    centres = rng.standard_normal((60, 64)).astype(np.float32)
+    vectors = unit_rows(centres[rng.integers(0, 60, 40_000)] + 0.7 * rng.standard_normal((40_000, 64)).astype(np.float32))
+    queries, rows = vectors[:30] + 0.1, np.arange(30) * 11
+    for n, count in ((8_000, 200), (8_000, 20), (40_000, 20)):
+        codes = BinaryCodes.encode(vectors[:n])
+        assert (count * quantize.COUNTED_SHARE >= n) == (count == 200)
+        assert (codes._seed(codes.pack(queries), count) is not None) == (n == 40_000)
+        np.testing.assert_array_equal(codes.candidates(queries, count), codes.candidates(queries, count, backend="numpy"))
+        np.testing.assert_array_equal(codes.candidates(vectors[rows], count, exclude=rows),
+                                      codes.candidates(vectors[rows], count, exclude=rows, backend="numpy"))
+
+
 def test_int8_without_torch_gives_the_same_candidates(clustered, monkeypatch):
     vectors, queries = clustered
     codes = Int8Codes.encode(vectors)
