@@ -83,25 +83,36 @@ def keep(row, j, distance, count, bound, below, histogram, rows, distances, fill
         below[j] -= histogram[j, bound[j]]
 
 
+def _unrolled(words: int, source: str, name: str, *, query_columns: str = ""):
+    """The function `name` defined by `source`, compiled by numba, where LOADS stands for the loads of row
+    i's `words` code words (c0, c1, ...), QUERIES for the query words (q0, q1, ...: qt's rows, columns
+    `query_columns`) and TOTAL for row i's Hamming distance to query j: unrolled, because a loop over the
+    words inside the loop over queries measured 1.5x slower (the compiler then keeps the partial sums in
+    memory)."""
+    source = (source.replace("LOADS", "; ".join(f"c{w} = codes[i, {w}]" for w in range(words)))
+              .replace("QUERIES", "; ".join(f"q{w} = qt[{w}{query_columns}]" for w in range(words)))
+              .replace("TOTAL", " + ".join(f"popcount(c{w} ^ q{w}[j])" for w in range(words))))
+    namespace = {"np": np, "popcount": popcount, "keep": keep}
+    # the source is built from the integer `words` and this module's own text alone
+    exec(compile(source, f"<{name}, {words} words>", "exec"), namespace)  # noqa: S102
+    return njit(nogil=True, boundscheck=False, fastmath=True)(namespace[name])
+
+
 @cache
 def _hamming_scan(words: int):
-    """The scan kernel for codes of `words` uint64 words, with the words unrolled: a loop over them inside
-    the loop over queries measured 1.5x slower (the compiler then keeps the partial sums in memory). The
-    loop over queries is vectorized (vpopcntq); rows under some query's bound are rare once the bounds
-    have tightened, and only those are looked at query by query."""
-    loads = "; ".join(f"c{w} = codes[i, {w}]" for w in range(words))
-    queries = "; ".join(f"q{w} = qt[{w}]" for w in range(words))
-    total = " + ".join(f"popcount(c{w} ^ q{w}[j])" for w in range(words))
-    source = f"""
+    """The scan kernel for codes of `words` uint64 words (see _unrolled). The loop over queries is
+    vectorized (vpopcntq); rows under some query's bound are rare once the bounds have tightened, and only
+    those are looked at query by query."""
+    return _unrolled(words, """
 def scan(codes, offset, qt, exclude, count, bound, below, histogram, rows, distances, fill):
     nq = qt.shape[1]
-    {queries}
+    QUERIES
     d = np.empty(nq, np.int64)
     for i in range(codes.shape[0]):
-        {loads}
+        LOADS
         hit = False
         for j in range(nq):
-            dj = {total}
+            dj = TOTAL
             d[j] = dj
             hit |= dj < bound[j]
         if hit:
@@ -109,11 +120,7 @@ def scan(codes, offset, qt, exclude, count, bound, below, histogram, rows, dista
             for j in range(nq):
                 if d[j] < bound[j] and row != exclude[j]:
                     keep(row, j, d[j], count, bound, below, histogram, rows, distances, fill)
-"""
-    namespace = {"np": np, "popcount": popcount, "keep": keep}
-    # the source is built from the integer `words` alone
-    exec(compile(source, f"<hamming scan, {words} words>", "exec"), namespace)  # noqa: S102
-    return njit(nogil=True, boundscheck=False, fastmath=True)(namespace["scan"])
+""", "scan")
 
 
 class _Kept:
@@ -205,22 +212,15 @@ def _merge(kept: list[_Kept], count: int) -> tuple[np.ndarray, np.ndarray]:
 
 @cache
 def _sample_histogram(words: int):
-    """The kernel of `sample_bound` for codes of `words` uint64 words (unrolled, as in _hamming_scan)."""
-    loads = "; ".join(f"c{w} = codes[i, {w}]" for w in range(words))
-    queries = "; ".join(f"q{w} = qt[{w}]" for w in range(words))
-    total = " + ".join(f"popcount(c{w} ^ q{w}[j])" for w in range(words))
-    source = f"""
+    """The kernel of `sample_bound` for codes of `words` uint64 words (see _unrolled)."""
+    return _unrolled(words, """
 def histogram_of(codes, qt, histogram):
-    {queries}
+    QUERIES
     for i in range(codes.shape[0]):
-        {loads}
+        LOADS
         for j in range(qt.shape[1]):
-            histogram[j, {total}] += 1
-"""
-    namespace = {"np": np, "popcount": popcount}
-    # the source is built from the integer `words` alone
-    exec(compile(source, f"<hamming histogram, {words} words>", "exec"), namespace)  # noqa: S102
-    return njit(nogil=True, boundscheck=False, fastmath=True)(namespace["histogram_of"])
+            histogram[j, TOTAL] += 1
+""", "histogram_of")
 
 
 def sample_bound(sample: np.ndarray, qcodes: np.ndarray, rank: int) -> np.ndarray:
@@ -238,19 +238,16 @@ def sample_bound(sample: np.ndarray, qcodes: np.ndarray, rank: int) -> np.ndarra
 
 @cache
 def _counting_select(words: int):
-    """The kernel of `hamming_counted` for codes of `words` uint64 words (unrolled, as in _hamming_scan)."""
-    loads = "; ".join(f"c{w} = codes[i, {w}]" for w in range(words))
-    queries = "; ".join(f"q{w} = qt[{w}, start:stop]" for w in range(words))
-    total = " + ".join(f"popcount(c{w} ^ q{w}[j])" for w in range(words))
-    source = f"""
+    """The kernel of `hamming_counted` for codes of `words` uint64 words (see _unrolled)."""
+    return _unrolled(words, """
 def select(codes, qt, exclude, count, out, start, stop, dist, histogram):
     rows = codes.shape[0]
     m = stop - start
-    {queries}
+    QUERIES
     for i in range(rows):
-        {loads}
+        LOADS
         for j in range(m):
-            dist[i, j] = {total}
+            dist[i, j] = TOTAL
         for j in range(m):
             histogram[j, dist[i, j]] += 1
     far = histogram.shape[1] - 1
@@ -277,11 +274,7 @@ def select(codes, qt, exclude, count, out, start, stop, dist, histogram):
                     need[j] -= 1
                 out[start + j, fill[j]] = (np.int64(d) << 40) | i
                 fill[j] += 1
-"""
-    namespace = {"np": np, "popcount": popcount}
-    # the source is built from the integer `words` alone
-    exec(compile(source, f"<hamming counting selection, {words} words>", "exec"), namespace)  # noqa: S102
-    return njit(nogil=True, boundscheck=False, fastmath=True)(namespace["select"])
+""", "select", query_columns=", start:stop")
 
 
 def hamming_counted(codes: np.ndarray, qcodes: np.ndarray, count: int, *, exclude: np.ndarray | None = None,
