@@ -18,7 +18,7 @@ recall. Goals (issue 18), at 1,000,000 x 384:
   mmap=True and searched at binary and int8 precision in a fresh process: peak RSS under 2 GB.
 
     python benchmarks/bench_search.py                         # 1M search, 200k HNSW graph
-    python benchmarks/bench_search.py --mmap-n 10000000 --ann-n 1000000 --real-n 40000 --real /tmp/bbc.npy
+    python benchmarks/bench_search.py --mmap-n 10000000 --ann-n 1000000 --real-n 40000 --real /tmp/bbc-minilm.npy
     python benchmarks/bench_search.py --quick --json out.json
 """
 

@@ -83,6 +83,23 @@ def keep(row, j, distance, count, bound, below, histogram, rows, distances, fill
         below[j] -= histogram[j, bound[j]]
 
 
+def _words(codes: np.ndarray) -> np.ndarray:
+    """(n, words) uint64 view of (n, nbytes) uint8 codes, zero-padded to whole words (copied only then, or
+    when not contiguous)."""
+    pad = -codes.shape[1] % 8
+    return np.ascontiguousarray(np.pad(codes, ((0, 0), (0, pad))) if pad else codes).view(np.uint64)
+
+
+def _query_words(qcodes: np.ndarray) -> np.ndarray:
+    """(words, nq): the queries' code words, a query per column, as the kernels read them."""
+    return np.ascontiguousarray(_words(qcodes).T)
+
+
+def _skips(exclude: np.ndarray | None, nq: int) -> np.ndarray:
+    """Each query's excluded row, -1 for none."""
+    return np.full(nq, -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
+
+
 def _unrolled(words: int, source: str, name: str, *, query_columns: str = ""):
     """The function `name` defined by `source`, compiled by numba, where LOADS stands for the loads of row
     i's `words` code words (c0, c1, ...), QUERIES for the query words (q0, q1, ...: qt's rows, columns
@@ -161,11 +178,9 @@ def hamming_nearest(blocks, qcodes: np.ndarray, count: int, *, exclude: np.ndarr
     until `count` are kept (at 1M x 100 queries, 1,000 rows each: 41 ms instead of 74). The queries for
     which fewer than `count` rows lie within it are scanned again without it, so `blocks` is iterated a
     second time: give an iterable that can be (a list, or an object whose __iter__ starts over)."""
-    nq, nbytes = qcodes.shape
-    pad = -nbytes % 8
-    words = (nbytes + pad) // 8
-    qt = np.ascontiguousarray(np.pad(qcodes, ((0, 0), (0, pad))).view(np.uint64).T)
-    skip = np.full(nq, -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
+    nq = len(qcodes)
+    qt, skip = _query_words(qcodes), _skips(exclude, nq)
+    words = len(qt)
     scan = _hamming_scan(words)
     threads = _threads(threads or os.cpu_count() or 1)
     kept = [_Kept(nq, count, words * 64, seed) for _ in range(threads)]
@@ -177,10 +192,7 @@ def hamming_nearest(blocks, qcodes: np.ndarray, count: int, *, exclude: np.ndarr
 
     with ThreadPoolExecutor(threads) as pool:
         for start, stop, block in blocks:
-            block = np.ascontiguousarray(block)
-            if pad:
-                block = np.pad(block, ((0, 0), (0, pad)))
-            block = block.view(np.uint64)
+            block = _words(block)
             cuts = np.linspace(0, stop - start, threads + 1).astype(int).tolist()
             list(pool.map(run, range(threads), [block[a:b] for a, b in pairwise(cuts)],
                           [start + a for a in cuts[:-1]]))
@@ -226,13 +238,10 @@ def histogram_of(codes, qt, histogram):
 def sample_bound(sample: np.ndarray, qcodes: np.ndarray, rank: int) -> np.ndarray:
     """(nq,) the Hamming distance of each query's `rank`-th nearest row of `sample` (uint8 codes), a seed
     for `hamming_nearest`."""
-    nq, nbytes = qcodes.shape
-    pad = -nbytes % 8
-    words = (nbytes + pad) // 8
-    rows = np.ascontiguousarray(np.pad(sample, ((0, 0), (0, pad))) if pad else sample).view(np.uint64)
-    qt = np.ascontiguousarray(np.pad(qcodes, ((0, 0), (0, pad))).view(np.uint64).T)
-    histogram = np.zeros((nq, words * 64 + 1), np.int64)
-    _sample_histogram(words)(rows, qt, histogram)
+    qt = _query_words(qcodes)
+    words = len(qt)
+    histogram = np.zeros((len(qcodes), words * 64 + 1), np.int64)
+    _sample_histogram(words)(_words(sample), qt, histogram)
     return np.argmax(np.cumsum(histogram, axis=1) >= min(rank, len(sample)), axis=1).astype(np.int64)
 
 
@@ -285,15 +294,12 @@ def hamming_counted(codes: np.ndarray, qcodes: np.ndarray, count: int, *, exclud
     dropped, which is what the streaming scan spends its time on when `count` is a large share of the rows
     (12k x 100 queries, 1,000 rows each: 2.3 ms counted, 10.9 ms streaming; see quantize.COUNTED_SHARE).
     Queries are split between `threads` (default every core)."""
-    nq, nbytes = qcodes.shape
-    rows = len(codes)
-    if count > rows - (exclude is not None):
-        raise ValueError(f"count = {count} is more than the {rows - (exclude is not None)} rows that can be returned")
-    pad = -nbytes % 8
-    words = (nbytes + pad) // 8
-    block = np.ascontiguousarray(np.pad(codes, ((0, 0), (0, pad))) if pad else codes).view(np.uint64)
-    qt = np.ascontiguousarray(np.pad(qcodes, ((0, 0), (0, pad))).view(np.uint64).T)
-    skip = np.full(nq, -1, np.int64) if exclude is None else np.asarray(exclude, np.int64)
+    nq, rows = len(qcodes), len(codes)
+    available = rows - (exclude is not None)
+    if count > available:
+        raise ValueError(f"count = {count} is more than the {available} rows that can be returned")
+    block, qt, skip = _words(codes), _query_words(qcodes), _skips(exclude, nq)
+    words = len(qt)
     keys = np.empty((nq, count), np.int64)
     select = _counting_select(words)
     threads = _threads(min(threads or os.cpu_count() or 1, nq))

@@ -12,8 +12,9 @@ Why these kernels (measured on 2-core machines with AVX-512, `benchmarks/bench_s
   usearch's exact kernels measured slower than float32 BLAS here (issue 18), so they are not used. Without torch the
   codes are widened to float32 block by block and multiplied by BLAS (same results, float32's speed).
 - binary: the numba kernel of `kernels.hamming_nearest` computes the Hamming distances and keeps each
-  query's best rows in one pass (0.21x the float32 search for 100 queries at 1M x 384, where faiss
-  `IndexBinaryFlat` took 0.59x and numkong's kernel plus a numpy filter 0.56x); the codes are 1/32 of the
+  query's best rows in one pass (0.10x the float32 search for 100 queries at 1M x 384 with its bounds
+  seeded from a sample, 0.17x without, where faiss `IndexBinaryFlat` took 0.59x and numkong's kernel plus
+  a numpy filter 0.56x on the machine of that measurement); the codes are 1/32 of the
   float32 bytes. Without numba, faiss, then numpy's `bitwise_count`, give the same distances.
 
 Scales: int8 uses one symmetric scale per dimension (the 99.99th percentile of |x| over a sample, so a
@@ -239,8 +240,9 @@ class BinaryCodes:
         score (the float query against the rows' sign bits) when the shortlist is longer.
 
         shortlist defaults to `count` scaled by sqrt(n / CALIBRATED_ROWS) (see there), which is longer than
-        `count` only beyond CALIBRATED_ROWS rows; `count` gives plain Hamming candidates. backend "auto" is the numba kernel (distances and selection in one
-        pass on every core) when numba is installed, else faiss IndexBinaryFlat, else numpy; all give
+        `count` only beyond CALIBRATED_ROWS rows; `count` gives plain Hamming candidates. backend "auto" is
+        the numba kernels (distances and selection in one pass on every core; by counting for a one-block
+        space, see COUNTED_SHARE) when numba is installed, else faiss IndexBinaryFlat, else numpy; all give
         the same distances, and numba and numpy the same rows (faiss may break ties by other rows)."""
         n = len(self.codes) - (exclude is not None)
         shortlist = min(n, shortlist if shortlist is not None else _scaled(count, n))
